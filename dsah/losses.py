@@ -1,0 +1,39 @@
+"""Loss terms (see docs/method.md for the equations and what the paper fixes).
+
+Semantic loss: DPSH's pairwise likelihood. For relaxed codes a_i, b_j in (-1, 1)^K,
+    theta_ij = 1/2 a_i . b_j,   l_ij = log(1 + exp(theta_ij)) - s_ij theta_ij,
+averaged over the pairs of a mini-batch (self-pairs i == j left out when a and b are one batch).
+Quantization loss: mean over images *and bits* of (u - sign(u))^2, normalised per bit so its
+scale does not grow with K.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def similarity(labels_a: torch.Tensor, labels_b: torch.Tensor) -> torch.Tensor:
+    """s_ij = 1 when the items share a label. Accepts class indices (N,) or multi-hot rows (N, C)."""
+    if labels_a.dim() == 1:
+        return (labels_a[:, None] == labels_b[None, :]).float()
+    return ((labels_a.float() @ labels_b.float().T) > 0).float()
+
+
+def pairwise_terms(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """The matrix of l_ij, using softplus for numerical stability."""
+    theta = 0.5 * a @ b.T
+    return F.softplus(theta) - s * theta
+
+
+def pairwise_loss(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor, exclude_self: bool = True) -> torch.Tensor:
+    """Mean of l_ij over pairs; with `exclude_self`, the diagonal (an item paired with itself) is left out."""
+    terms = pairwise_terms(a, b, s)
+    if exclude_self and terms.shape[0] == terms.shape[1] and terms.shape[0] > 1:
+        off = ~torch.eye(terms.shape[0], dtype=torch.bool, device=terms.device)
+        return terms[off].mean()
+    return terms.mean()
+
+
+def quantization_loss(u: torch.Tensor) -> torch.Tensor:
+    """mean_i ||u_i - sign(u_i)||^2 / K."""
+    return (u - torch.sign(u).detach()).pow(2).mean()

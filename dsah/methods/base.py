@@ -1,0 +1,44 @@
+"""What every method provides to the training loop and the evaluator."""
+from __future__ import annotations
+
+import torch
+
+
+class Method:
+    """A hashing method: its networks, one optimisation step on a batch, and an encoder.
+
+    Batches carry normalised images `x` (N, 3, S, S), labels `y` (N,) and object-box masks
+    `box` (N, 1, S, S); a method that does not use boxes ignores them.
+    """
+
+    name: str = ""
+    description: str = ""
+
+    def __init__(self, params, bits: int, device: torch.device):
+        self.params, self.bits, self.device = params, bits, device
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        raise NotImplementedError
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, box: torch.Tensor) -> dict[str, float]:
+        raise NotImplementedError
+
+    def end_epoch(self) -> dict[str, float]:
+        """Called after each epoch (learning-rate schedules, statistics); returns values to log."""
+        return {}
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+        """Relaxed codes in (-1, 1)^K for retrieval."""
+        raise NotImplementedError
+
+    def train(self, mode: bool = True) -> None:
+        for m in self.modules().values():
+            m.train(mode)
+
+    def state_dict(self) -> dict:
+        return {k: m.state_dict() for k, m in self.modules().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, m in self.modules().items():
+            m.load_state_dict(state[k])

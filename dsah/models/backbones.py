@@ -1,0 +1,69 @@
+"""Feature extractors: a small CNN for the CPU default, torchvision networks for real data.
+
+Each backbone maps (N, 3, H, W) to (N, D) features and exposes `out_dim = D`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    return nn.Identity()
+
+
+class SmallCNN(nn.Module):
+    """Four conv-norm-ReLU blocks (3x3) with 2x2 max-pooling, then global average pooling."""
+
+    def __init__(self, width: int = 32, norm: str = "batch"):
+        super().__init__()
+        chans = [3, width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for i, (cin, cout) in enumerate(zip(chans, chans[1:])):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), nn.ReLU(inplace=True)]
+            if i < len(chans) - 2:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_dim = chans[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(x)).flatten(1)
+
+
+class TorchvisionBackbone(nn.Module):
+    """A torchvision classifier with its last classification layer removed."""
+
+    def __init__(self, name: str, pretrained: bool = False):
+        super().__init__()
+        import torchvision.models as tvm
+
+        from dsah.models.weights import load_pretrained
+
+        net = getattr(tvm, name)(weights=None)
+        if pretrained:
+            net.load_state_dict(load_pretrained(name))
+        if name.startswith("resnet"):
+            self.out_dim = net.fc.in_features
+            net.fc = nn.Identity()
+        else:  # vgg16, alexnet: keep the two fully connected layers, drop the 1000-way one
+            self.out_dim = net.classifier[-1].in_features
+            net.classifier = net.classifier[:-1]
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def build_backbone(name: str, width: int = 32, norm: str = "batch", pretrained: bool = False) -> nn.Module:
+    if name == "small_cnn":
+        if pretrained:
+            raise ValueError("model.pretrained: small_cnn has no pretrained weights; set model.pretrained: false")
+        return SmallCNN(width, norm)
+    if name in ("resnet18", "resnet50", "vgg16", "alexnet"):
+        return TorchvisionBackbone(name, pretrained)
+    raise ValueError(f"model.backbone={name!r}: unknown; allowed: small_cnn, resnet18, resnet50, vgg16, alexnet")

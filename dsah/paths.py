@@ -1,0 +1,68 @@
+"""Where each stage reads and writes, relative to one working directory.
+
+The pipeline runs with the repository root as working directory; nbval and ad-hoc runs of the
+notebooks use a scratch directory instead, so they can never overwrite the pipeline's outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: cwd) that holds `dvc.yaml`."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "dvc.yaml").is_file():
+            return d
+    raise FileNotFoundError(f"no dvc.yaml in {here} or any folder above it; run from inside the dsah repository")
+
+
+def resolve(path: str | Path, root: Path | None = None) -> Path:
+    """Resolve a path given in params or notebook parameters against the repository root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (root or repo_root()) / p
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def prepared(self) -> Path:
+        return self.root / "data" / "prepared"
+
+    @property
+    def synthetic(self) -> Path:
+        """The generated dataset, in the CUB-200-2011 layout."""
+        return self.prepared / "synthetic_cub"
+
+    @property
+    def tensors(self) -> Path:
+        return self.prepared / "tensors.pt"
+
+    def run_dir(self, method: str, bits: int) -> Path:
+        return self.root / "runs" / f"{method}-{bits}"
+
+    def checkpoint(self, method: str, bits: int) -> Path:
+        return self.run_dir(method, bits) / "checkpoint.pt"
+
+    def history(self, method: str, bits: int) -> Path:
+        return self.run_dir(method, bits) / "history.csv"
+
+    def codes(self, method: str, bits: int) -> Path:
+        return self.root / "codes" / f"{method}-{bits}.npz"
+
+    def provenance(self, method: str, bits: int) -> Path:
+        return self.root / "codes" / f"{method}-{bits}.provenance.json"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / "metrics"
+
+    def metrics(self, method: str, bits: int) -> Path:
+        return self.metrics_dir / f"{method}-{bits}.json"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"

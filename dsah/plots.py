@@ -1,0 +1,89 @@
+"""Figures for the notebooks (matplotlib; each function returns the figure)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+
+def sample_grid(split, class_names, classes=8, per_class=4, part_size=None, seed=0):
+    """Images of the first `classes` classes, with the object box (green) and part centre (red)."""
+    rng = np.random.default_rng(seed)
+    classes = min(classes, len(class_names))
+    fig, axes = plt.subplots(per_class, classes, figsize=(1.6 * classes, 1.7 * per_class), squeeze=False)
+    for c in range(classes):
+        idx = np.flatnonzero(split.labels == c)
+        pick = rng.choice(idx, size=min(per_class, len(idx)), replace=False)
+        for r in range(per_class):
+            ax = axes[r, c]
+            ax.axis("off")
+            if r >= len(pick):
+                continue
+            i = pick[r]
+            ax.imshow(split.images[i].transpose(1, 2, 0), interpolation="nearest")
+            x, y, w, h = split.boxes[i]
+            if np.isfinite([x, y, w, h]).all():
+                ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="lime", lw=1))
+            if split.parts.shape[1] and split.parts[i, 0, 2] > 0:
+                px, py = split.parts[i, 0, :2]
+                if part_size:
+                    ax.add_patch(Rectangle((px - part_size / 2 - 0.5, py - part_size / 2 - 0.5), part_size, part_size,
+                                           fill=False, ec="red", lw=1))
+                else:
+                    ax.plot(px - 0.5, py - 0.5, "r+", ms=6)
+            if r == 0:
+                ax.set_title(class_names[c].split(".", 1)[-1], fontsize=7)
+    fig.suptitle("samples: object box (green), discriminative part (red)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict[str, list[dict]], keys=("loss", "semantic", "quantization")):
+    """One panel per loss term, one line per run."""
+    keys = [k for k in keys if any(k in row for h in histories.values() for row in h)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for name, hist in sorted(histories.items()):
+            ep = [row["epoch"] for row in hist if key in row]
+            ax.plot(ep, [row[key] for row in hist if key in row], label=name, lw=1.2)
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def map_vs_bits(rows: list[dict], chance: float | None = None):
+    """mAP against code length, one line per method."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for method in sorted({r["method"] for r in rows}):
+        pts = sorted((r["bits"], r["map_all"]) for r in rows if r["method"] == method)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=method)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xlabel("bits")
+    ax.set_ylabel("mAP@all")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def distance_histogram(query, database, q_labels, db_labels, max_queries=500):
+    """Hamming distances of relevant vs irrelevant query-database pairs."""
+    from dsah.metrics import hamming, relevance
+
+    d = hamming(query[:max_queries], database)
+    rel = relevance(q_labels[:max_queries], db_labels)
+    k = query.shape[1]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    bins = np.arange(k + 2) - 0.5
+    ax.hist(d[~rel], bins=bins, density=True, alpha=0.6, label="different class")
+    ax.hist(d[rel], bins=bins, density=True, alpha=0.6, label="same class")
+    ax.set_xlabel("Hamming distance")
+    ax.set_ylabel("share of pairs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

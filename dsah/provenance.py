@@ -1,0 +1,36 @@
+"""What made a result: the code version and the parameters, recorded beside every output."""
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+import dsah
+
+
+def git_version(root: Path) -> dict:
+    """Commit and dirty flag of the repository at `root`, or `None` fields outside git."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def record(root: Path, params) -> dict:
+    import numpy
+    import torch
+
+    return {
+        "dsah_version": dsah.__version__,
+        "git": git_version(root),
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "numpy": str(numpy.__version__),
+        "params": params.model_dump(mode="json"),
+    }

@@ -1,0 +1,51 @@
+"""Gathering the pipeline's results for the report notebook."""
+from __future__ import annotations
+
+import csv
+import json
+
+from dsah.paths import Layout
+
+
+def collect(layout: Layout, methods: list[str], bits: list[int]) -> tuple[list[dict], list[str]]:
+    """Metrics of every (method, bits) the parameters ask for, and the names of those missing."""
+    rows, missing = [], []
+    for m in methods:
+        for b in bits:
+            path = layout.metrics(m, b)
+            if path.is_file():
+                rows.append(json.loads(path.read_text()))
+            else:
+                missing.append(f"{m}-{b}")
+    return rows, missing
+
+
+def histories(layout: Layout, methods: list[str], bits: list[int]) -> dict[str, list[dict]]:
+    out = {}
+    for m in methods:
+        for b in bits:
+            path = layout.history(m, b)
+            if path.is_file():
+                with open(path) as f:
+                    out[f"{m}-{b}"] = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    return out
+
+
+def map_table(rows: list[dict], methods: list[str], bits: list[int], key: str = "map_all") -> str:
+    """Markdown table: one row per method, one column per code length, values in mAP points (%)."""
+    by = {(r["method"], r["bits"]): r for r in rows}
+    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---:|" * len(bits)]
+    for m in methods:
+        cells = [f"{100 * by[(m, b)][key]:.1f}" if (m, b) in by else "missing" for b in bits]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    chance = {r["chance_map"] for r in rows}
+    if chance:
+        c = sum(chance) / len(chance)
+        lines.append("| *chance (random ranking)* | " + " | ".join(f"{100 * c:.1f}" for _ in bits) + " |")
+    return "\n".join(lines)
+
+
+def headroom(rows: list[dict], bits: list[int], better: str = "oracle_mask", base: str = "hash_only") -> dict[int, float]:
+    """mAP points by which `better` beats `base` at each code length."""
+    by = {(r["method"], r["bits"]): r["map_all"] for r in rows}
+    return {b: 100 * (by[(better, b)] - by[(base, b)]) for b in bits if (better, b) in by and (base, b) in by}

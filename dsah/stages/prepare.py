@@ -1,0 +1,22 @@
+"""Prepare stage: generate (synthetic) or read (real) a dataset and store its decoded splits."""
+from __future__ import annotations
+
+from dsah.data import cub, prepared, synthetic
+from dsah.paths import Layout
+
+
+def run(params, layout: Layout, log=print) -> prepared.Prepared:
+    d = params.data
+    part_size = None
+    if d.name == "synthetic":
+        log(f"generating the synthetic dataset into {layout.synthetic}")
+        root = synthetic.generate(layout.synthetic, d.synthetic)
+        part_size = d.synthetic.part_size - d.synthetic.part_size % synthetic.GRID
+    else:
+        root = d.root
+    records = cub.load(root)
+    log(f"read {len(records)} images of {len(records.class_names)} classes from {records.root}")
+    prep = prepared.from_records(records, d.image_size, d.name, part_size)
+    prepared.save(prep, layout.tensors)
+    log(f"wrote {layout.tensors}: {len(prep.train)} train/database, {len(prep.test)} test/query images")
+    return prep

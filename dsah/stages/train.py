@@ -1,0 +1,57 @@
+"""Train stage: one (method, bits) run; writes a checkpoint and the per-epoch history atomically."""
+from __future__ import annotations
+
+import csv
+import io
+
+import torch
+
+from dsah import config, provenance
+from dsah.data import prepared
+from dsah.io import atomic_path, write_text
+from dsah.paths import Layout
+from dsah.train import TrainResult, train
+
+
+def history_csv(history: list[dict]) -> str:
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    w.writerows(history)
+    return buf.getvalue()
+
+
+def run(params, layout: Layout, method: str, bits: int) -> TrainResult:
+    config.check_run(method, bits)
+    data = prepared.load(layout.tensors)
+    result = train(params, method, bits, data)
+    ckpt = {
+        "method": method,
+        "bits": bits,
+        "state": result.method.state_dict(),
+        "history": result.history,
+        "train_seconds": result.seconds,
+        "dataset": data.meta["dataset"],
+        "provenance": provenance.record(layout.root, params),
+    }
+    with atomic_path(layout.checkpoint(method, bits)) as tmp:
+        torch.save(ckpt, tmp)
+    write_text(layout.history(method, bits), history_csv(result.history))
+    return result
+
+
+def load_method(params, layout: Layout, method: str, bits: int, device: str = "auto"):
+    """Rebuild a trained method from its checkpoint (the parameters it was trained with)."""
+    from dsah import methods
+    from dsah.train import resolve_device
+
+    path = layout.checkpoint(method, bits)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint; run the train stage for {method}-{bits} first")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    trained_params = config.parse(ckpt["provenance"]["params"], f"{path} (parameters)")
+    m = methods.get(method)(trained_params, bits, resolve_device(device))
+    m.load_state_dict(ckpt["state"])
+    m.train(False)
+    return m, ckpt

@@ -1,0 +1,109 @@
+"""Parameter validation: the real and fast profiles load; each mistake stops with one clear line."""
+import copy
+
+import pytest
+import yaml
+
+from dsah import config
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def error_of(raw) -> str:
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(raw, "params.yaml")
+    return str(e.value)
+
+
+def test_pipeline_and_fast_profiles_are_valid():
+    full = config.load(ROOT / "params.yaml")
+    fast = config.load(ROOT / "profiles" / "fast.yaml")
+    assert full.profile == "full" and fast.profile == "fast"
+    assert full.bits == [12, 24, 32, 48]
+    assert set(fast.model_dump()) == set(full.model_dump())
+
+
+def test_unknown_key(raw):
+    raw["train"]["learning_rate"] = 0.1
+    msg = error_of(raw)
+    assert msg == "params.yaml: train.learning_rate = 0.1: unknown key; check the spelling against params.yaml"
+
+
+def test_unknown_top_level_section(raw):
+    raw["trian"] = {"lr": 1}
+    assert "params.yaml: trian: unknown key" in error_of(raw)
+
+
+def test_bits_zero(raw):
+    raw["bits"] = [12, 0]
+    assert error_of(raw) == "params.yaml: bits = [12, 0]: code length 0 must be a positive number of bits"
+
+
+def test_negative_learning_rate(raw):
+    raw["train"]["lr"] = -0.001
+    assert error_of(raw) == "params.yaml: train.lr = -0.001: Input should be greater than 0"
+
+
+def test_missing_dataset_root(raw, tmp_path):
+    raw["data"]["name"] = "cub200"
+    raw["data"]["root"] = str(tmp_path / "nowhere")
+    assert error_of(raw) == (
+        f"params.yaml: data.root = '{tmp_path / 'nowhere'}': folder does not exist; "
+        "put the extracted cub200 dataset there or fix data.root"
+    )
+
+
+def test_existing_dataset_root_is_accepted(raw, tmp_path):
+    raw["data"]["name"] = "cub200"
+    raw["data"]["root"] = str(tmp_path)
+    assert config.parse(raw).data.root == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "path, value, expected",
+    [
+        (("data", "name"), "imagenet", "unknown dataset 'imagenet'; allowed: synthetic, cub200"),
+        (("methods",), ["hash_only", "dpsh2"], "unknown method 'dpsh2'; allowed: hash_only, oracle_mask"),
+        (("model", "backbone"), "resnet101", "unknown backbone 'resnet101'"),
+        (("train", "epochs"), "ten", "Input should be a valid integer"),
+        (("train", "epochs"), 0, "Input should be greater than or equal to 1"),
+        (("train", "device"), "tpu", "device 'tpu' is not one of auto, cpu, cuda, cuda:N"),
+        (("train", "augment"), "yes", "Input should be a valid boolean"),
+        (("data", "synthetic", "part_size"), 40, "part_size=40 must be at most image_size/4 = 16"),
+    ],
+)
+def test_each_bad_value_names_key_value_and_rule(raw, path, value, expected):
+    raw = copy.deepcopy(raw)
+    node = raw
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    msg = error_of(raw)
+    assert expected in msg
+    assert msg.count("\n") == 0, msg  # one problem, one line
+
+
+def test_yaml_exponent_strings_are_numbers(raw):
+    raw["train"]["lr"] = "1e-3"  # what PyYAML returns for `lr: 1e-3`
+    assert config.parse(raw).train.lr == pytest.approx(1e-3)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(config.ConfigError, match="parameter file not found"):
+        config.load(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(config.ConfigError, match="not valid YAML"):
+        config.load(bad)
+
+
+def test_check_run():
+    config.check_run("hash_only", 12)
+    with pytest.raises(config.ConfigError, match="bits=0"):
+        config.check_run("hash_only", 0)
+    with pytest.raises(config.ConfigError, match="method='nope'"):
+        config.check_run("nope", 12)

@@ -1,0 +1,55 @@
+"""Contract tests: every backbone and code length gives (N, K) codes in (-1, 1)."""
+import pytest
+import torch
+
+from dsah.models import HashingNetwork
+from dsah.models.weights import load_pretrained
+
+BITS = [12, 24, 32, 48, 7]
+
+
+@pytest.mark.parametrize("bits", BITS)
+@pytest.mark.parametrize("norm", ["batch", "group", "none"])
+def test_small_cnn_code_shapes(bits, norm):
+    net = HashingNetwork(bits, "small_cnn", width=8, norm=norm).eval()
+    u = net(torch.randn(3, 3, 32, 32))
+    assert u.shape == (3, bits)
+    assert (u.abs() < 1).all()
+
+
+@pytest.mark.parametrize("backbone, size", [("resnet18", 64), ("resnet50", 64), ("vgg16", 32), ("alexnet", 64)])
+def test_torchvision_backbones(backbone, size):
+    net = HashingNetwork(12, backbone).eval()
+    with torch.no_grad():
+        u = net(torch.randn(2, 3, size, size))
+    assert u.shape == (2, 12) and (u.abs() <= 1).all()  # tanh may round to 1 in float32
+
+
+def test_bits_must_be_positive():
+    with pytest.raises(ValueError, match="bits=0"):
+        HashingNetwork(0)
+
+
+def test_small_cnn_has_no_pretrained_weights():
+    with pytest.raises(ValueError, match="small_cnn has no pretrained weights"):
+        HashingNetwork(12, "small_cnn", pretrained=True)
+
+
+def test_missing_pretrained_weights_say_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.delenv("DSAH_WEIGHTS_RESNET18", raising=False)
+    with pytest.raises(FileNotFoundError) as e:
+        load_pretrained("resnet18")
+    msg = str(e.value)
+    assert "resnet18-f37072fd.pth" in msg and str(tmp_path / "checkpoints") in msg
+    assert "DSAH_WEIGHTS_RESNET18" in msg and "model.pretrained: false" in msg
+
+
+def test_pretrained_weights_from_an_explicit_file(tmp_path, monkeypatch):
+    import torchvision
+
+    ref = torchvision.models.resnet18(weights=None)
+    torch.save(ref.state_dict(), tmp_path / "w.pth")
+    monkeypatch.setenv("DSAH_WEIGHTS_RESNET18", str(tmp_path / "w.pth"))
+    net = HashingNetwork(12, "resnet18", pretrained=True)
+    assert torch.equal(net.backbone.net.conv1.weight, ref.conv1.weight)

@@ -1,0 +1,77 @@
+"""End to end: `dvc repro` of the fast profile in a temporary copy of the repository.
+
+Checks that the whole pipeline runs, that a second `dvc repro` does nothing, and that changing one
+training parameter re-runs exactly the stages that depend on it.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def sh(args, cwd, env=None):
+    out = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}"
+    return out.stdout + out.stderr
+
+
+def ran(log: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", log))
+
+
+@pytest.fixture(scope="module")
+def pipeline_copy(tmp_path_factory):
+    dst = tmp_path_factory.mktemp("e2e") / "repo"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file() and not rel.startswith(("metrics/", "reports/", "runs/")) and rel != "dvc.lock":
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    shutil.copy2(ROOT / "profiles" / "fast.yaml", dst / "params.yaml")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    git = ["git", "-c", "user.name=dsah-test", "-c", "user.email=test@dsah"]
+    sh(["git", "init", "-q"], dst)
+    sh([*git, "add", "-A"], dst)
+    sh([*git, "commit", "-q", "-m", "fast profile"], dst)
+    return dst, env
+
+
+def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
+    repo, env = pipeline_copy
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    runs = [f"{m}-{b}" for m in params["methods"] for b in params["bits"]]
+
+    first = sh(["dvc", "repro"], repo, env)
+    expected = {"prepare", "report"} | {f"{s}@{r}" for s in ("train", "evaluate") for r in runs}
+    assert ran(first) == expected
+    assert re.search(r"\[hash_only-12\] epoch 1/\d+ loss", first), "training progress is visible in the log"
+    for r in runs:
+        m = json.loads((repo / "metrics" / f"{r}.json").read_text())
+        assert {"dataset", "method", "bits", "map_all"} <= m.keys()
+        assert m["dataset"] == "synthetic" and 0 <= m["map_all"] <= 1 and m["profile"] == "fast"
+        assert (repo / "runs" / r / "history.csv").read_text().startswith("epoch,")
+        assert (repo / "reports" / "notebooks" / "train" / f"{r}.ipynb").is_file()
+    assert (repo / "reports" / "report.html").stat().st_size > 10_000
+    shown = sh(["dvc", "metrics", "show"], repo, env)
+    assert "map_all" in shown
+
+    again = sh(["dvc", "repro"], repo, env)
+    assert ran(again) == set() and "Data and pipelines are up to date" in again
+
+    params["train"]["lr"] = params["train"]["lr"] * 2
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = sh(["dvc", "repro"], repo, env)
+    assert ran(changed) == expected - {"prepare"}
+    assert "Stage 'prepare' didn't change, skipping" in changed
