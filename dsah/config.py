@@ -31,7 +31,7 @@ class SyntheticParams(_Section):
     train_per_class: int = Field(40, ge=1)
     test_per_class: int = Field(20, ge=1)
     image_size: int = Field(64, ge=24)
-    part_size: int = Field(8, ge=4)
+    part_size: int = Field(12, ge=4)
     distractor_classes: int = Field(3, ge=0)
     distractor_copies: int = Field(2, ge=1)
     blobs: int = Field(3, ge=0)

@@ -39,7 +39,7 @@ class Layout:
 
     @property
     def tensors(self) -> Path:
-        return self.prepared / "tensors.pt"
+        return self.prepared / "tensors.npz"
 
     def run_dir(self, method: str, bits: int) -> Path:
         return self.root / "runs" / f"{method}-{bits}"

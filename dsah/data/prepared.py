@@ -5,11 +5,13 @@ Train split = training set and retrieval database; test split = queries (the fin
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from dsah.data.cub import CubRecords, DatasetError
 from dsah.io import atomic_path
@@ -57,7 +59,8 @@ def from_records(rec: CubRecords, size: int, dataset: str, part_size: float | No
     n = len(rec)
     images = np.empty((n, 3, size, size), dtype=np.uint8)
     scale = np.empty((n, 2))
-    for i, path in enumerate(rec.paths):
+    # One progress line at most every 10 s: readable in papermill/DVC logs (no carriage-return spam).
+    for i, path in enumerate(tqdm(rec.paths, desc="decoding", mininterval=10, file=sys.stdout, leave=False)):
         images[i], (w, h) = _read(path, size)
         scale[i] = (size / w, size / h)
     boxes = rec.boxes * np.concatenate([scale, scale], axis=1)
