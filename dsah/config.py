@@ -32,9 +32,19 @@ class SyntheticParams(_Section):
     test_per_class: int = Field(20, ge=1)
     image_size: int = Field(64, ge=24)
     part_size: int = Field(12, ge=4)
-    distractor_classes: int = Field(3, ge=0)
+    distractor_classes: int = Field(2, ge=0)
     distractor_copies: int = Field(2, ge=1)
     blobs: int = Field(3, ge=0)
+    blob_scale: list[float] = [1.0, 1.2]  # radius range of background blobs, in part sizes
+
+    @field_validator("blob_scale", mode="before")
+    @classmethod
+    def _scale(cls, v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            v = [float(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in v]
+            if len(v) != 2 or not all(isinstance(x, float) and 0 < x for x in v) or v[0] > v[1]:
+                raise ValueError("expected [low, high] with 0 < low <= high")
+        return v
 
     @model_validator(mode="after")
     def _part_fits(self):
@@ -74,7 +84,9 @@ class DataParams(_Section):
 
 class ModelParams(_Section):
     backbone: str = "small_cnn"
-    width: int = Field(32, ge=4)
+    width: int = Field(16, ge=4)
+    depth: int = Field(3, ge=2, le=5)  # small_cnn blocks; sets its receptive field
+    pool: Literal["avg", "max"] = "max"  # small_cnn global pooling
     norm: Literal["batch", "group", "none"] = "batch"
     pretrained: bool = False
 
@@ -198,3 +210,24 @@ def check_run(method: str, bits: int) -> None:
         raise ConfigError(f"method={method!r}: unknown method; allowed: {', '.join(METHODS)}")
     if not isinstance(bits, int) or bits <= 0:
         raise ConfigError(f"bits={bits!r}: must be a positive number of bits")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dsah.config [params.yaml ...]`: validate parameter files, one line per problem."""
+    import sys
+
+    files = (argv if argv is not None else sys.argv[1:]) or ["params.yaml"]
+    status = 0
+    for f in files:
+        try:
+            p = load(f)
+        except ConfigError as err:
+            print(err, file=sys.stderr)
+            status = 2
+        else:
+            print(f"{f}: valid ({p.profile} profile, methods {p.methods}, bits {p.bits})")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -74,6 +74,8 @@ def test_existing_dataset_root_is_accepted(raw, tmp_path):
         (("train", "device"), "tpu", "device 'tpu' is not one of auto, cpu, cuda, cuda:N"),
         (("train", "augment"), "yes", "Input should be a valid boolean"),
         (("data", "synthetic", "part_size"), 40, "part_size=40 must be at most image_size/4 = 16"),
+        (("data", "synthetic", "blob_scale"), [1.2, 1.0], "expected [low, high] with 0 < low <= high"),
+        (("model", "pool"), "mean", "Input should be 'avg' or 'max'"),
     ],
 )
 def test_each_bad_value_names_key_value_and_rule(raw, path, value, expected):
@@ -107,3 +109,13 @@ def test_check_run():
         config.check_run("hash_only", 0)
     with pytest.raises(config.ConfigError, match="method='nope'"):
         config.check_run("nope", 12)
+
+
+def test_command_line_check(tmp_path, capsys, raw):
+    assert config.main([str(ROOT / "params.yaml")]) == 0
+    assert "valid (full profile" in capsys.readouterr().out
+    raw["train"]["lr"] = -1
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    assert config.main([str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == f"{bad}: train.lr = -1.0: Input should be greater than 0"

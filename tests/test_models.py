@@ -10,11 +10,26 @@ BITS = [12, 24, 32, 48, 7]
 
 @pytest.mark.parametrize("bits", BITS)
 @pytest.mark.parametrize("norm", ["batch", "group", "none"])
-def test_small_cnn_code_shapes(bits, norm):
-    net = HashingNetwork(bits, "small_cnn", width=8, norm=norm).eval()
+@pytest.mark.parametrize("depth", [2, 3, 4, 5])
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_small_cnn_code_shapes(bits, norm, depth, pool):
+    net = HashingNetwork(bits, "small_cnn", width=8, norm=norm, depth=depth, pool=pool).eval()
     u = net(torch.randn(3, 3, 32, 32))
     assert u.shape == (3, bits)
     assert (u.abs() < 1).all()
+
+
+@pytest.mark.parametrize("depth, rf", [(2, 8), (3, 18), (4, 38)])
+def test_small_cnn_receptive_field(depth, rf):
+    """The documented receptive field: a pixel change reaches the centre feature only within it."""
+    net = HashingNetwork(12, "small_cnn", width=8, norm="none", depth=depth).backbone.features.eval()
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 96, 96, requires_grad=True)
+    out = net(x)
+    c = out.shape[-1] // 2
+    out[0, :, c, c].sum().backward()
+    cols = (x.grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero().flatten()
+    assert int(cols.max() - cols.min() + 1) == rf
 
 
 @pytest.mark.parametrize("backbone, size", [("resnet18", 64), ("resnet50", 64), ("vgg16", 32), ("alexnet", 64)])

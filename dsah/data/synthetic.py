@@ -6,8 +6,9 @@ Design (why it is *fine-grained*):
   with a round head, painted in a colour drawn from one shared vocabulary.
 - The class lives only in a small square *part* on the body: a 4x4 grid of cells coloured from a
   shared pattern palette; each class owns one grid, all grids differ in at least 5 cells.
-- The background is cluttered with the same vocabulary: small object-coloured blobs, and
-  *distractor* parts, each sitting on a blob so it looks locally like a part on a body. Several
+- The background is cluttered with the same vocabulary: object-coloured blobs, and *distractor*
+  parts, each sitting on a blob at least as wide as the part (`blob_scale`), so that its
+  neighbourhood looks like that of a part on the body. Several
   other classes appear, each 1..`distractor_copies` times, and the true class's own pattern
   appears 0..`distractor_copies`-1 more times in the background, so every class present in an image
   has the same count distribution: a network that pools evidence over the whole image cannot tell
@@ -135,7 +136,7 @@ def render(label: int, patterns: np.ndarray, p, rng: np.random.Generator) -> Sam
     items = [items[i] for i in rng.permutation(len(items))]
     taken = [box_i]
     for item in items:
-        r = ps * rng.uniform(0.8, 1.1)
+        r = ps * rng.uniform(p.blob_scale[0], p.blob_scale[1])
         for _ in range(200):
             bx, by = rng.uniform(r, s - r), rng.uniform(r, s - r)
             rect = (int(bx - r), int(by - r), int(np.ceil(bx + r)), int(np.ceil(by + r)))

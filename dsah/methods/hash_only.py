@@ -30,7 +30,7 @@ class HashOnly(Method):
     def __init__(self, params, bits: int, device: torch.device):
         super().__init__(params, bits, device)
         m = params.model
-        self.net = HashingNetwork(bits, m.backbone, m.width, m.norm, m.pretrained).to(device)
+        self.net = HashingNetwork(bits, m.backbone, m.width, m.norm, m.pretrained, m.depth, m.pool).to(device)
         self.opt, self.sched = make_optimizer(params, self.net, params.train.epochs)
 
     def modules(self) -> dict[str, torch.nn.Module]:
