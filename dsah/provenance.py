@@ -8,6 +8,9 @@ from pathlib import Path
 import dsah
 
 
+CODE_PATHS = ("dsah", "notebooks", "dvc.yaml", "pyproject.toml", "requirements.lock", "profiles")
+
+
 def git_version(root: Path) -> dict:
     """Commit and dirty flag of the repository at `root`, or `None` fields outside git."""
     def git(*args: str) -> str | None:
@@ -18,7 +21,8 @@ def git_version(root: Path) -> dict:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # Dirty means the code differs from the commit; pipeline outputs and dvc.lock do not count.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

@@ -81,3 +81,22 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA device is available"):
             resolve_device("cuda")
+
+
+def test_provenance_ignores_pipeline_outputs(tmp_path):
+    import subprocess
+
+    from dsah.provenance import git_version
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "dsah").mkdir()
+    (tmp_path / "dsah" / "x.py").write_text("a = 1\n")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
+    (tmp_path / "dvc.lock").write_text("changed by dvc repro\n")
+    v = git_version(tmp_path)
+    assert len(v["commit"]) == 40 and v["dirty"] is False
+    (tmp_path / "dsah" / "x.py").write_text("a = 2\n")
+    assert git_version(tmp_path)["dirty"] is True
