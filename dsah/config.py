@@ -15,6 +15,19 @@ DATASETS = ("synthetic", "cub200")
 BACKBONES = ("small_cnn", "resnet18", "resnet50", "vgg16", "alexnet")
 
 
+def _resolve(path: str) -> Path:
+    """Relative paths in params.yaml are relative to the repository root, as in the pipeline."""
+    from dsah.paths import repo_root
+
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    try:
+        return repo_root() / p
+    except FileNotFoundError:
+        return Path.cwd() / p
+
+
 class ConfigError(ValueError):
     """A parameter file that cannot be used; the message is one line per problem."""
 
@@ -77,7 +90,7 @@ class DataParams(_Section):
             return v
         if not v:
             raise ValueError(f"dataset {name!r} needs data.root, the folder that holds its files")
-        if not Path(v).expanduser().is_dir():
+        if not _resolve(v).is_dir():
             raise ValueError(f"folder does not exist; put the extracted {name} dataset there or fix data.root")
         return v
 

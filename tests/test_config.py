@@ -119,3 +119,11 @@ def test_command_line_check(tmp_path, capsys, raw):
     bad.write_text(yaml.safe_dump(raw))
     assert config.main([str(bad)]) == 2
     assert capsys.readouterr().err.strip() == f"{bad}: train.lr = -1.0: Input should be greater than 0"
+
+
+def test_relative_dataset_root_is_relative_to_the_repository(raw, monkeypatch, tmp_path):
+    (ROOT / ".scratch").mkdir(exist_ok=True)
+    raw["data"]["name"] = "cub200"
+    raw["data"]["root"] = ".scratch"
+    monkeypatch.chdir(ROOT / "notebooks")  # where nbval and Jupyter run a notebook
+    assert config.parse(raw).data.root == ".scratch"

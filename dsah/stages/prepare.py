@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dsah.data import cub, prepared, synthetic
-from dsah.paths import Layout
+from dsah.paths import Layout, resolve
 
 
 def run(params, layout: Layout, log=print) -> prepared.Prepared:
@@ -13,7 +13,7 @@ def run(params, layout: Layout, log=print) -> prepared.Prepared:
         root = synthetic.generate(layout.synthetic, d.synthetic)
         part_size = d.synthetic.part_size - d.synthetic.part_size % synthetic.GRID
     else:
-        root = d.root
+        root = resolve(d.root)
     records = cub.load(root)
     log(f"read {len(records)} images of {len(records.class_names)} classes from {records.root}")
     prep = prepared.from_records(records, d.image_size, d.name, part_size)
