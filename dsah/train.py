@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,7 +40,6 @@ class TrainResult:
 
 def _print(line: str) -> None:
     print(line, flush=True)  # one line per epoch: readable live in papermill/DVC logs
-    sys.stdout.flush()
 
 
 def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[str], None] = _print) -> TrainResult:

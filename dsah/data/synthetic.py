@@ -87,7 +87,6 @@ def render(label: int, patterns: np.ndarray, p, rng: np.random.Generator) -> Sam
     ps -= ps % GRID  # cells must be whole pixels
     # Background: a smooth two-colour gradient, muted, plus pixel noise.
     c0, c1 = rng.uniform(0.25, 0.75, size=(2, 3))
-    t = np.linspace(0, 1, s)[:, None, None]
     angle = rng.uniform(0, np.pi)
     yy, xx = np.mgrid[0:s, 0:s] / (s - 1)
     t = (np.cos(angle) * xx + np.sin(angle) * yy)[..., None]
