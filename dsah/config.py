@@ -28,6 +28,18 @@ def _resolve(path: str) -> Path:
         return Path.cwd() / p
 
 
+def _number(v: Any) -> Any:
+    """YAML 1.1 reads `1e-3` as a string and `1` as an int; both are meant as floats here."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
 class ConfigError(ValueError):
     """A parameter file that cannot be used; the message is one line per problem."""
 
@@ -128,15 +140,7 @@ class TrainParams(_Section):
     @field_validator("lr", "weight_decay", "quant_weight", mode="before")
     @classmethod
     def _as_float(cls, v: Any) -> Any:
-        # YAML 1.1 reads `1e-3` as a string and `1` as an int; both are meant as numbers here.
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
-        if isinstance(v, str):
-            try:
-                return float(v)
-            except ValueError:
-                return v
-        return v
+        return _number(v)
 
     @field_validator("device")
     @classmethod
@@ -146,30 +150,87 @@ class TrainParams(_Section):
         return v
 
 
+class DsahParams(_Section):
+    """DSaH's attention network, losses and schedule (see docs/method.md; all reconstruction)."""
+
+    attention: Literal["small", "resnet18", "resnet50"] = "small"
+    attention_width: int = Field(8, ge=2)  # small: channels at full resolution
+    attention_levels: int = Field(3, ge=1, le=5)  # small: stride-2 encoder levels
+    attention_out_stride: int = Field(8, ge=1)  # small: decoder output stride before upsampling
+    attention_norm: Literal["batch", "group", "none"] = "batch"
+    attention_pretrained: bool = False
+    init_bias: float = 0.0  # initial map = sigmoid(init_bias) everywhere
+    attention_lr: float = Field(1e-2, gt=0)
+    saliency_loss: Literal["ranking", "distance", "none"] = "ranking"
+    margin: float = Field(0.1, ge=0)  # ranking: in loss units per pair; distance: in bits
+    frozen_norm: Literal["running", "batch"] = "batch"  # the frozen hashing network's BN in step 2
+    step2_semantic_weight: float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2
+    cross_term: bool = False  # + l(u, v) in the semantic loss of step 1
+    alternate: Literal["batch", "epoch"] = "batch"
+    attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
+    warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
+    codes: Literal["salient", "original", "fused"] = "salient"
+    regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
+    regularizer_weight: float = Field(0.0, ge=0)
+
+    @field_validator("init_bias", "attention_lr", "margin", "step2_semantic_weight", "regularizer_weight",
+                     mode="before")
+    @classmethod
+    def _as_float(cls, v: Any) -> Any:
+        return _number(v)
+
+    @field_validator("attention_out_stride")
+    @classmethod
+    def _pow2(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError(f"attention_out_stride={v} must be a power of two")
+        return v
+
+
 class EvalParams(_Section):
     batch_size: int = Field(256, ge=1)
+    # Pointing game on datasets whose parts are points (CUB): a hit is a map peak within a square
+    # of this fraction of the image side around a visible part. The synthetic set has a part size.
+    part_box: float = Field(0.125, gt=0, le=1)
+
+    @field_validator("part_box", mode="before")
+    @classmethod
+    def _as_float(cls, v: Any) -> Any:
+        return _number(v)
 
 
 class Params(_Section):
     """The whole `params.yaml`."""
 
     profile: Literal["full", "fast"] = "full"
-    methods: list[str] = ["hash_only", "oracle_mask"]
+    methods: list[str] = ["hash_only", "oracle_mask"]  # hashing network alone (train stage)
+    attention_methods: list[str] = ["dsah", "dsah_nosal"]  # with an attention network (train_attention stage)
     bits: list[int] = [12, 24, 32, 48]
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
+    dsah: DsahParams = DsahParams()
     eval: EvalParams = EvalParams()
 
-    @field_validator("methods")
+    @field_validator("methods", "attention_methods")
     @classmethod
-    def _methods(cls, v: list[str]) -> list[str]:
+    def _methods(cls, v: list[str], info) -> list[str]:
         from dsah.methods import METHODS
 
+        want_attention = info.field_name == "attention_methods"
+        allowed = [n for n, c in METHODS.items() if c.uses_attention == want_attention]
         for m in v:
-            if m not in METHODS:
-                raise ValueError(f"unknown method {m!r}; allowed: {', '.join(METHODS)}")
+            if m not in allowed:
+                known = f" ({m} belongs in {'methods' if want_attention else 'attention_methods'})" if m in METHODS else ""
+                raise ValueError(f"unknown method {m!r}{known}; allowed here: {', '.join(allowed)}")
+        if len(set(v)) != len(v):
+            raise ValueError("a method is listed twice")
         return v
+
+    @property
+    def all_methods(self) -> list[str]:
+        """Every method the pipeline trains, evaluates and reports."""
+        return self.methods + self.attention_methods
 
     @field_validator("bits")
     @classmethod
@@ -238,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             print(err, file=sys.stderr)
             status = 2
         else:
-            print(f"{f}: valid ({p.profile} profile, methods {p.methods}, bits {p.bits})")
+            print(f"{f}: valid ({p.profile} profile, methods {p.all_methods}, bits {p.bits})")
     return status
 
 

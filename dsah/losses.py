@@ -37,3 +37,36 @@ def pairwise_loss(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor, exclude_sel
 def quantization_loss(u: torch.Tensor) -> torch.Tensor:
     """mean_i ||u_i - sign(u_i)||^2 / K."""
     return (u - torch.sign(u).detach()).pow(2).mean()
+
+
+def _off_diagonal(m: torch.Tensor) -> torch.Tensor:
+    if m.shape[0] == m.shape[1] and m.shape[0] > 1:
+        return m[~torch.eye(m.shape[0], dtype=torch.bool, device=m.device)]
+    return m.flatten()
+
+
+def saliency_ranking_loss(u: torch.Tensor, v: torch.Tensor, s: torch.Tensor, margin: float) -> torch.Tensor:
+    """mean_ij max(0, l_ij(v, v) - l_ij(u, u) + margin): the salient pair must beat the original pair.
+
+    `u` (original-image codes) is a target here: it is detached, so gradients reach the attention
+    network only through `v`.
+    """
+    u = u.detach()
+    gap = pairwise_terms(v, v, s) - pairwise_terms(u, u, s) + margin
+    return _off_diagonal(F.relu(gap)).mean()
+
+
+def relaxed_hamming(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(K - a_i . b_j) / 2: the Hamming distance for codes in {-1, +1}, relaxed to (-1, 1)^K."""
+    return 0.5 * (a.shape[1] - a @ b.T)
+
+
+def saliency_distance_loss(u: torch.Tensor, v: torch.Tensor, s: torch.Tensor, margin: float) -> torch.Tensor:
+    """Distance form: after saliency, similar pairs at least `margin` bits closer, dissimilar pairs farther.
+
+    mean_ij max(0, sign_ij (d_ij(v) - d_ij(u)) + margin), sign_ij = +1 for similar, -1 for dissimilar.
+    """
+    u = u.detach()
+    sign = 2 * s - 1
+    gap = sign * (relaxed_hamming(v, v) - relaxed_hamming(u, u)) + margin
+    return _off_diagonal(F.relu(gap)).mean()

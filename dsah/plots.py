@@ -87,3 +87,53 @@ def distance_histogram(query, database, q_labels, db_labels, max_queries=500):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _salient_display(image_u8: np.ndarray, smap: np.ndarray, mean) -> np.ndarray:
+    """What the hashing network sees, shown in colour: pixels fade to the dataset mean where the map is low."""
+    img = image_u8.transpose(1, 2, 0) / 255.0
+    m = np.asarray(mean, dtype=float)[None, None, :]
+    return np.clip(m + (img - m) * smap[..., None], 0, 1)
+
+
+def saliency_examples(images: np.ndarray, maps: np.ndarray, mean, titles=None, boxes=None):
+    """Three rows per column: image (object box in green), saliency map (0..1), salient image."""
+    n = len(images)
+    fig, axes = plt.subplots(3, n, figsize=(1.5 * n, 4.6), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(images[i].transpose(1, 2, 0), interpolation="nearest")
+        if boxes is not None and np.isfinite(boxes[i]).all():
+            x, y, w, h = boxes[i]
+            axes[0, i].add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="lime", lw=1))
+        axes[1, i].imshow(maps[i], vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
+        axes[2, i].imshow(_salient_display(images[i], maps[i], mean), interpolation="nearest")
+        peak = np.unravel_index(np.argmax(maps[i]), maps[i].shape)
+        axes[1, i].plot(peak[1], peak[0], "r+", ms=7)
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=7)
+        for ax in axes[:, i]:
+            ax.axis("off")
+    for r, label in enumerate(("image", "map (peak +)", "salient image")):
+        axes[r, 0].text(-0.1, 0.5, label, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right",
+                        fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def map_snapshots(images: np.ndarray, epochs: list[int], maps: list[np.ndarray]):
+    """Saliency maps of fixed training images (columns) after several epochs (rows)."""
+    n = len(images)
+    fig, axes = plt.subplots(len(epochs) + 1, n, figsize=(1.4 * n, 1.45 * (len(epochs) + 1)), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(images[i].transpose(1, 2, 0), interpolation="nearest")
+        for r, (e, m) in enumerate(zip(epochs, maps), start=1):
+            axes[r, i].imshow(np.asarray(m[i], dtype=float) / 255.0, vmin=0, vmax=1, cmap="viridis",
+                              interpolation="nearest")
+        for ax in axes[:, i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("image", fontsize=8)
+    for r, e in enumerate(epochs, start=1):
+        axes[r, 0].set_ylabel(f"epoch {e}", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -45,6 +45,31 @@ def map_table(rows: list[dict], methods: list[str], bits: list[int], key: str = 
     return "\n".join(lines)
 
 
+def saliency_table(rows: list[dict], methods: list[str], bits: list[int]) -> str:
+    """Markdown table of the pointing game (and chance) and the map mass inside the object box."""
+    by = {(r["method"], r["bits"]): r for r in rows if "pointing_game" in r}
+    lines = ["| run | pointing game | chance | map mass in object box | chance (box area) |", "|---|---:|---:|---:|---:|"]
+    for m in methods:
+        for b in bits:
+            if (m, b) in by:
+                r = by[(m, b)]
+                lines.append(f"| {m}-{b} | {r['pointing_game']:.3f} | {r['pointing_chance']:.3f} | "
+                             f"{r['map_mass_in_object']:.3f} | {r['map_mass_chance']:.3f} |")
+    return "\n".join(lines)
+
+
+def headroom_share(rows: list[dict], bits: list[int], method: str, better: str = "oracle_mask",
+                   base: str = "hash_only") -> dict[int, tuple[float, float]]:
+    """(mAP points won over `base`, share of the oracle's headroom won) of `method` at each code length."""
+    by = {(r["method"], r["bits"]): r["map_all"] for r in rows}
+    out = {}
+    for b in bits:
+        if all((m, b) in by for m in (method, better, base)):
+            gain, room = by[(method, b)] - by[(base, b)], by[(better, b)] - by[(base, b)]
+            out[b] = (100 * gain, gain / room if room > 0 else float("nan"))
+    return out
+
+
 def headroom(rows: list[dict], bits: list[int], better: str = "oracle_mask", base: str = "hash_only") -> dict[int, float]:
     """mAP points by which `better` beats `base` at each code length."""
     by = {(r["method"], r["bits"]): r["map_all"] for r in rows}

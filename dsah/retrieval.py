@@ -19,7 +19,8 @@ def encode(method, split: Split, meta: dict, batch_size: int = 256) -> np.ndarra
     for s in range(0, len(split), batch_size):
         x = norm(torch.from_numpy(split.images[s : s + batch_size]))
         m = box_masks(torch.from_numpy(split.boxes[s : s + batch_size]).float(), size)
-        out.append(method.encode(x.to(method.device), m.to(method.device)).float().cpu().numpy())
+        x = x.to(method.device).contiguous(memory_format=torch.channels_last)  # as in training
+        out.append(method.encode(x, m.to(method.device)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, method.bits), dtype=np.float32)
 
 

@@ -36,6 +36,23 @@ class TrainResult:
     method: methods.Method
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    # Saliency maps of a few fixed training images at a few epochs (methods with an attention network):
+    # probe = their indices in the train split, maps[e] = (len(probe), S, S) uint8 after epoch e.
+    probe: list[int] = field(default_factory=list)
+    maps: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+PROBE_CLASSES = 6  # training images whose maps are kept during training, one per class
+
+
+def snapshot_epochs(epochs: int) -> set[int]:
+    """After which epochs the probe maps are kept: the first, the quarters and the last."""
+    return {1, epochs} | {max(1, round(epochs * q)) for q in (0.25, 0.5, 0.75)}
+
+
+def probe_indices(labels: np.ndarray, n: int = PROBE_CLASSES) -> list[int]:
+    """The first training image of each of the first `n` classes (in label order)."""
+    return [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)[:n]]
 
 
 def _print(line: str) -> None:
@@ -48,6 +65,10 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     gen = seed_everything(t.seed)
     device = resolve_device(t.device)
     method = methods.get(method_name)(params, bits, device)
+    # NHWC convolutions are about 1.5x faster on the CPU for these small networks (measured by
+    # `python -m dsah.bench_train`); the numbers computed are the same operations.
+    for module in method.modules().values():
+        module.to(memory_format=torch.channels_last)
     norm = Normalizer(data.meta["mean"], data.meta["std"])
     images = torch.from_numpy(data.train.images)
     labels = torch.from_numpy(data.train.labels)
@@ -55,6 +76,11 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     size = images.shape[-1]
     sampler = BalancedBatches(data.train.labels, t.classes_per_batch, t.images_per_class, t.seed)
     result = TrainResult(method)
+    has_maps = hasattr(method, "saliency")
+    if has_maps:
+        result.probe = probe_indices(data.train.labels)
+        probe_x = norm(images[result.probe]).to(device)
+        keep = snapshot_epochs(t.epochs)
     start = time.perf_counter()
     tag = f"[{method_name}-{bits}]"
     log(f"{tag} training on {device}: {len(images)} images, {data.num_classes} classes, "
@@ -63,19 +89,25 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
         method.train(True)
         e0 = time.perf_counter()
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}  # a term logged on some batches only (step 2 every n-th) averages over those
         for idx in sampler:
             idx_t = torch.from_numpy(idx)
             x, b = norm(images[idx_t]), boxes[idx_t]
             if t.augment:
                 x, b = random_shift(x, b, MAX_SHIFT, gen)
             m = box_masks(b, size)
+            x = x.contiguous(memory_format=torch.channels_last)
             out = method.train_step(x.to(device), labels[idx_t].to(device), m.to(device))
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + v
-        row = {"epoch": epoch, **{k: v / len(sampler) for k, v in sums.items()}}
+                counts[k] = counts.get(k, 0) + 1
+        row = {"epoch": epoch, **{k: v / counts[k] for k, v in sums.items()}}
         row.update(method.end_epoch())
         row["seconds"] = time.perf_counter() - e0
         result.history.append(row)
+        if has_maps and epoch in keep:
+            maps = method.saliency(probe_x)[:, 0].clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
+            result.maps[epoch] = maps
         shown = " ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "seconds"))
         log(f"{tag} epoch {epoch}/{t.epochs} {shown} ({row['seconds']:.1f}s)")
     result.seconds = time.perf_counter() - start

@@ -51,25 +51,40 @@ def pipeline_copy(tmp_path_factory):
 def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     repo, env = pipeline_copy
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    runs = [f"{m}-{b}" for m in params["methods"] for b in params["bits"]]
+    assert params["methods"] and params["attention_methods"], "the fast profile covers both training stages"
+    plain = [f"{m}-{b}" for m in params["methods"] for b in params["bits"]]
+    attention = [f"{m}-{b}" for m in params["attention_methods"] for b in params["bits"]]
+    trains = {f"train@{r}" for r in plain} | {f"train_attention@{r}" for r in attention}
 
     first = sh(["dvc", "repro"], repo, env)
-    expected = {"prepare", "report"} | {f"{s}@{r}" for s in ("train", "evaluate") for r in runs}
+    expected = {"prepare", "evaluate", "report"} | trains
     assert ran(first) == expected
     assert re.search(r"\[hash_only-12\] epoch 1/\d+ loss", first), "training progress is visible in the log"
-    for r in runs:
+    assert re.search(r"\[dsah-12\] epoch 1/\d+ .*map_mean [0-9.]+ map_above_half", first), "map statistics are logged"
+    for r in plain + attention:
         m = json.loads((repo / "metrics" / f"{r}.json").read_text())
         assert {"dataset", "method", "bits", "map_all"} <= m.keys()
         assert m["dataset"] == "synthetic" and 0 <= m["map_all"] <= 1 and m["profile"] == "fast"
+        assert ("pointing_game" in m) == (r in attention)
         assert (repo / "runs" / r / "history.csv").read_text().startswith("epoch,")
         assert (repo / "reports" / "notebooks" / "train" / f"{r}.ipynb").is_file()
+    for r in attention:
+        m = json.loads((repo / "metrics" / f"{r}.json").read_text())
+        assert 0 <= m["pointing_game"] <= 1 and 0 < m["pointing_chance"] < 1
     assert (repo / "reports" / "report.html").stat().st_size > 10_000
     shown = sh(["dvc", "metrics", "show"], repo, env)
-    assert "map_all" in shown
+    assert "map_all" in shown and "pointing_game" in shown
 
     again = sh(["dvc", "repro"], repo, env)
     assert ran(again) == set() and "Data and pipelines are up to date" in again
 
+    # A DSaH parameter re-runs the attention methods only, then evaluation and the report.
+    params["dsah"]["margin"] = params["dsah"]["margin"] * 2
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = sh(["dvc", "repro"], repo, env)
+    assert ran(changed) == {f"train_attention@{r}" for r in attention} | {"evaluate", "report"}
+
+    # A training parameter shared by all methods re-runs every training stage, not the data.
     params["train"]["lr"] = params["train"]["lr"] * 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = sh(["dvc", "repro"], repo, env)

@@ -13,6 +13,7 @@ class Method:
 
     name: str = ""
     description: str = ""
+    uses_attention: bool = False  # trained by the train_attention stage (depends on the dsah: section)
 
     def __init__(self, params, bits: int, device: torch.device):
         self.params, self.bits, self.device = params, bits, device

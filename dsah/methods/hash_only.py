@@ -13,9 +13,10 @@ from dsah.methods.base import Method
 from dsah.models import HashingNetwork
 
 
-def make_optimizer(params, module: torch.nn.Module, steps: int):
+def make_optimizer(params, module: torch.nn.Module, steps: int, lr: float | None = None):
+    """Adam with train.weight_decay and the train.lr_schedule over `steps` epochs (lr: train.lr by default)."""
     t = params.train
-    opt = torch.optim.Adam(module.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    opt = torch.optim.Adam(module.parameters(), lr=t.lr if lr is None else lr, weight_decay=t.weight_decay)
     if t.lr_schedule == "cosine":
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     else:

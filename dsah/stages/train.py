@@ -32,6 +32,8 @@ def run(params, layout: Layout, method: str, bits: int) -> TrainResult:
         "state": result.method.state_dict(),
         "history": result.history,
         "train_seconds": result.seconds,
+        "map_snapshots": {"probe": result.probe, "epochs": sorted(result.maps),
+                          "maps": [torch.from_numpy(result.maps[e]) for e in sorted(result.maps)]},
         "dataset": data.meta["dataset"],
         "provenance": provenance.record(layout.root, params),
     }
@@ -55,3 +57,8 @@ def load_method(params, layout: Layout, method: str, bits: int, device: str = "a
     m.load_state_dict(ckpt["state"])
     m.train(False)
     return m, ckpt
+
+
+def probe_images(layout: Layout, probe: list[int]):
+    """The training images whose maps were kept during training (uint8, N x 3 x S x S)."""
+    return prepared.load(layout.tensors).train.images[probe]

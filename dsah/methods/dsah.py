@@ -1,0 +1,186 @@
+"""`dsah`: Deep Saliency Hashing — an attention network and one shared hashing network, trained in two steps.
+
+Step 1 (hashing network theta, attention frozen):  L_sem(u, u) + L_sem(v, v) [+ l(u, v)] + lambda (L_q(u) + L_q(v))
+Step 2 (attention phi, hashing network frozen):    L_sal(u, v) [+ alpha L_sem(v, v)] [+ regulariser]
+with u = F(x), v = F(x ⊙ A(x)). Which parts the paper fixes and which are our reconstruction:
+docs/method.md. Every reconstructed choice is a `dsah:` key in params.yaml.
+"""
+from __future__ import annotations
+
+import torch
+
+from dsah.losses import (pairwise_loss, quantization_loss, saliency_distance_loss, saliency_ranking_loss,
+                         similarity)
+from dsah.methods.base import Method
+from dsah.methods.hash_only import make_optimizer
+from dsah.models import HashingNetwork
+from dsah.models.attention import build_attention, salient
+
+
+class Dsah(Method):
+    name = "dsah"
+    description = "attention network + shared hashing network, saliency loss, two-step training"
+    uses_attention = True
+    saliency_loss: str | None = None  # None: dsah.saliency_loss from params.yaml
+
+    def __init__(self, params, bits: int, device: torch.device):
+        super().__init__(params, bits, device)
+        m, d = params.model, params.dsah
+        self.cfg = d
+        self.loss_form = self.saliency_loss or d.saliency_loss
+        self.net = HashingNetwork(bits, m.backbone, m.width, m.norm, m.pretrained, m.depth, m.pool).to(device)
+        self.attention = build_attention(d.attention, d.attention_width, d.attention_levels, d.attention_norm,
+                                         d.attention_out_stride, d.attention_pretrained, d.init_bias).to(device)
+        epochs = params.train.epochs
+        self.opt, self.sched = make_optimizer(params, self.net, epochs)
+        self.att_opt, self.att_sched = make_optimizer(params, self.attention, epochs, lr=d.attention_lr)
+        self.epoch = 0  # epochs finished
+        self.batch = 0  # batches seen in this epoch
+        self._stats: dict[str, float] = {}
+        self._n_maps = 0
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"hashing": self.net, "attention": self.attention}
+
+    # -- the schedule --------------------------------------------------------------------------
+    def _steps_now(self) -> tuple[bool, bool]:
+        """(run step 1, run step 2) for the current batch."""
+        if self.epoch < self.cfg.warmup_epochs:
+            return True, False
+        if self.cfg.alternate == "epoch":
+            attention_epoch = (self.epoch - self.cfg.warmup_epochs) % 2 == 1
+            return not attention_epoch, attention_epoch
+        return True, self.batch % self.cfg.attention_every == 0
+
+    def train_step(self, x, y, box):
+        s = similarity(y, y)
+        hash_step, attention_step = self._steps_now()
+        self.batch += 1
+        out: dict[str, float] = {}
+        if hash_step:
+            out.update(self.hashing_step(x, s, box))
+        if attention_step:
+            out.update(self.attention_step(x, s, box))
+        return out
+
+    # -- step 1 ----------------------------------------------------------------------------------
+    def hashing_step(self, x, s, box) -> dict[str, float]:
+        self.attention.eval()
+        with torch.no_grad():
+            smap = self.attention(x)
+        self._record(smap, box)
+        self.net.train()
+        u, v = self.net(torch.cat([x, salient(x, smap)])).chunk(2)  # one pass: BN sees both branches
+        sem = pairwise_loss(u, u, s) + pairwise_loss(v, v, s)
+        if self.cfg.cross_term:
+            sem = sem + pairwise_loss(u, v, s, exclude_self=False)
+        quant = quantization_loss(u) + quantization_loss(v)
+        loss = sem + self.params.train.quant_weight * quant
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item(), "semantic": sem.item(), "quantization": quant.item()}
+
+    # -- step 2 ----------------------------------------------------------------------------------
+    def attention_step(self, x, s, box) -> dict[str, float]:
+        self._freeze_hashing()
+        self.attention.train()
+        try:
+            with torch.no_grad():
+                u = self.net(x)
+            smap = self.attention(x)
+            v = self.net(salient(x, smap))
+            loss = sal = self.saliency_term(u, v, s)
+            if self.cfg.step2_semantic_weight and self.loss_form != "none":
+                loss = loss + self.cfg.step2_semantic_weight * pairwise_loss(v, v, s)
+            if self.cfg.regularizer == "area":
+                loss = loss + self.cfg.regularizer_weight * smap.mean()
+            elif self.cfg.regularizer == "tv":
+                tv = (smap[..., 1:, :] - smap[..., :-1, :]).abs().mean() + (smap[..., 1:] - smap[..., :-1]).abs().mean()
+                loss = loss + self.cfg.regularizer_weight * tv
+            self.att_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.att_opt.step()
+        finally:
+            self._unfreeze_hashing()
+        return {"saliency": sal.item(), "attention_loss": loss.item()}
+
+    def _freeze_hashing(self) -> None:
+        """Frozen: no parameter gradients (the input gradient still flows to phi), no statistics update.
+
+        frozen_norm=running: normalisation layers use their running statistics, so dimming or
+        brightening every pixel changes the codes. frozen_norm=batch: they use the batch's own
+        statistics (without updating the running ones), so a uniform change of the whole batch's
+        maps changes nothing and only where the map is high or low matters.
+        """
+        self.net.requires_grad_(False)
+        if self.cfg.frozen_norm == "running":
+            self.net.eval()
+            return
+        self.net.train()
+        self._momenta = {}
+        for mod in self.net.modules():
+            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+                self._momenta[mod] = (mod.momentum, mod.num_batches_tracked.clone())
+                mod.momentum = 0.0  # running = (1 - 0) running + 0 batch: unchanged
+
+    def _unfreeze_hashing(self) -> None:
+        for mod, (momentum, tracked) in getattr(self, "_momenta", {}).items():
+            mod.momentum = momentum
+            mod.num_batches_tracked.copy_(tracked)
+        self._momenta = {}
+        self.net.requires_grad_(True)
+        self.net.train()
+
+    def saliency_term(self, u, v, s) -> torch.Tensor:
+        if self.loss_form == "ranking":
+            return saliency_ranking_loss(u, v, s, self.cfg.margin)
+        if self.loss_form == "distance":
+            return saliency_distance_loss(u, v, s, self.cfg.margin)
+        return pairwise_loss(v, v, s)  # "none": no ranking against the original pair
+
+    # -- map statistics: a collapse to all-ones or all-zeros shows in the log ---------------------
+    @torch.no_grad()
+    def _record(self, smap, box) -> None:
+        stats = map_statistics(smap, box)
+        n = len(smap)
+        for k, val in stats.items():
+            self._stats[k] = self._stats.get(k, 0.0) + val * n
+        self._n_maps += n
+
+    def end_epoch(self):
+        self.sched.step()
+        self.att_sched.step()
+        row = {k: v / max(self._n_maps, 1) for k, v in self._stats.items()}
+        row["lr"] = self.opt.param_groups[0]["lr"]
+        self.epoch += 1
+        self.batch = 0
+        self._stats, self._n_maps = {}, 0
+        return row
+
+    # -- retrieval -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def saliency(self, x: torch.Tensor) -> torch.Tensor:
+        self.attention.eval()
+        return self.attention(x)
+
+    @torch.no_grad()
+    def encode(self, x, box):
+        self.net.eval()
+        if self.cfg.codes == "original":
+            return self.net(x)
+        v = self.net(salient(x, self.saliency(x)))
+        if self.cfg.codes == "fused":
+            return 0.5 * (self.net(x) + v)  # sign(u + v): still K bits
+        return v
+
+
+@torch.no_grad()
+def map_statistics(smap: torch.Tensor, box: torch.Tensor) -> dict[str, float]:
+    """Mean map value, share of pixels above 0.5, share of map mass inside the object box."""
+    mass = smap.flatten(1).sum(1).clamp_min(1e-12)
+    return {
+        "map_mean": smap.mean().item(),
+        "map_above_half": (smap > 0.5).float().mean().item(),
+        "map_in_object": ((smap * box).flatten(1).sum(1) / mass).mean().item(),
+    }

@@ -1,0 +1,226 @@
+"""DSaH: the two steps touch only their own network, the losses by hand, maps, codes, reproducibility."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dsah import methods
+from dsah.data import cub, prepared
+from dsah.data.batches import box_masks
+from dsah.losses import (pairwise_terms, relaxed_hamming, saliency_distance_loss, saliency_ranking_loss,
+                         similarity)
+from dsah.methods.dsah import Dsah, map_statistics
+from dsah.models.attention import SmallAttention, TorchvisionAttention, build_attention, salient
+from dsah.retrieval import binary_codes
+from dsah.train import snapshot_epochs, train
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tiny_synthetic):
+    root, params = tiny_synthetic
+    return prepared.from_records(cub.load(root), params.data.image_size, "synthetic"), params
+
+
+def _batch(n=8, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, size, size, generator=g)
+    y = torch.arange(n) // 2
+    box = box_masks(torch.tensor([[4.0, 4.0, 20.0, 16.0]] * n), size)
+    return x, y, box
+
+
+def _params(fast_params, **dsah):
+    return fast_params.model_copy(update={"dsah": fast_params.dsah.model_copy(update=dsah)})
+
+
+def _snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(before, module):
+    return [k for k, v in module.state_dict().items() if not torch.equal(before[k], v)]
+
+
+def test_step1_updates_only_the_hashing_network(fast_params):
+    torch.manual_seed(0)
+    m = Dsah(fast_params, 12, torch.device("cpu"))
+    x, y, box = _batch()
+    att, net = _snapshot(m.attention), _snapshot(m.net)
+    out = m.hashing_step(x, similarity(y, y), box)
+    assert _changed(att, m.attention) == []
+    assert any(k.endswith("weight") for k in _changed(net, m.net))
+    assert set(out) == {"loss", "semantic", "quantization"}
+
+
+def test_step2_updates_only_the_attention_network_through_the_frozen_hashing_network(fast_params):
+    torch.manual_seed(0)
+    m = Dsah(fast_params, 12, torch.device("cpu"))
+    x, y, box = _batch()
+    m.hashing_step(x, similarity(y, y), box)
+    m.attention_step(x, similarity(y, y), box)  # the zero-initialised head moves: gradients reach the encoder
+    m.net.zero_grad(set_to_none=True)
+    att, net = _snapshot(m.attention), _snapshot(m.net)
+    grads = {}
+    hooks = [p.register_hook(lambda g, n=n: grads.__setitem__(n, g.abs().sum().item()))
+             for n, p in m.attention.named_parameters()]
+    m.attention_step(x, similarity(y, y), box)
+    for h in hooks:
+        h.remove()
+    # batch-norm running statistics included: the frozen network is not touched at all
+    assert _changed(net, m.net) == []
+    assert all(p.grad is None for p in m.net.parameters())
+    assert all(p.requires_grad for p in m.net.parameters()), "step 2 must unfreeze the hashing network after itself"
+    assert grads["head.weight"] > 0 and grads["stem.0.weight"] > 0
+    assert "head.weight" in _changed(att, m.attention)
+
+
+@pytest.mark.parametrize("frozen_norm", ["running", "batch"])
+def test_step2_leaves_batchnorm_momentum_and_mode_as_found(fast_params, frozen_norm):
+    m = Dsah(_params(fast_params, frozen_norm=frozen_norm), 12, torch.device("cpu"))
+    x, y, box = _batch()
+    momenta = [mod.momentum for mod in m.net.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+    m.attention_step(x, similarity(y, y), box)
+    assert [mod.momentum for mod in m.net.modules() if isinstance(mod, torch.nn.BatchNorm2d)] == momenta
+    assert m.net.training
+
+
+def test_ranking_saliency_loss_by_hand():
+    u = torch.tensor([[1.0, 1.0], [1.0, -1.0]])
+    v = torch.tensor([[1.0, 1.0], [-1.0, -1.0]])
+    s = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # off-diagonal pairs only: (0, 1) and (1, 0), both dissimilar.
+    # theta_u = 1/2 u0.u1 = 0 -> l = log 2; theta_v = 1/2 v0.v1 = -1 -> l = log(1 + e^-1)
+    gap = math.log(1 + math.exp(-1)) - math.log(2)
+    for margin in (0.0, 0.5):
+        expected = max(0.0, gap + margin)
+        assert saliency_ranking_loss(u, v, s, margin).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_ranking_loss_does_not_pass_gradient_to_the_original_codes():
+    u = torch.randn(4, 6, requires_grad=True)
+    v = torch.randn(4, 6, requires_grad=True)
+    s = similarity(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 0, 1, 1]))
+    saliency_ranking_loss(torch.tanh(u), torch.tanh(v), s, 10.0).backward()
+    assert u.grad is None and v.grad.abs().sum() > 0
+
+
+def test_distance_saliency_loss_by_hand():
+    u = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, -1.0]])  # Hamming distance 1
+    v = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])  # distance 0
+    assert relaxed_hamming(u, u)[0, 1].item() == 1.0
+    similar = torch.ones(2, 2)
+    # similar pair got 1 bit closer: max(0, (0 - 1) + margin)
+    assert saliency_distance_loss(u, v, similar, 0.5).item() == pytest.approx(0.0)
+    assert saliency_distance_loss(u, v, similar, 2.0).item() == pytest.approx(1.0)
+    # the same move is wrong for a dissimilar pair: max(0, -(0 - 1) + margin)
+    assert saliency_distance_loss(u, v, torch.eye(2), 0.5).item() == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("size", [32, 37, 64])
+@pytest.mark.parametrize("out_stride", [1, 2, 8])
+def test_small_attention_map_shape_and_range(size, out_stride):
+    torch.manual_seed(0)
+    a = SmallAttention(width=4, levels=3, out_stride=out_stride, init_bias=0.0)
+    torch.nn.init.normal_(a.head.weight, std=0.3)  # a map that is not uniform
+    s = a(torch.randn(2, 3, size, size))
+    assert s.shape == (2, 1, size, size)
+    assert (s > 0).all() and (s < 1).all() and s.std() > 0
+
+
+def test_initial_map_is_uniform_sigmoid_of_init_bias():
+    a = SmallAttention(width=4, levels=2, out_stride=4, init_bias=1.5)
+    s = a(torch.randn(2, 3, 16, 16))
+    assert torch.allclose(s, torch.full_like(s, torch.sigmoid(torch.tensor(1.5)).item()))
+
+
+def test_torchvision_attention_map():
+    a = TorchvisionAttention("resnet18")
+    assert a(torch.randn(1, 3, 64, 64)).shape == (1, 1, 64, 64)
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        build_attention("small", pretrained=True)
+    with pytest.raises(ValueError, match="unknown"):
+        build_attention("vit")
+
+
+def test_an_all_ones_map_gives_the_original_image(fast_params):
+    x, _, box = _batch()
+    assert torch.equal(salient(x, torch.ones(len(x), 1, 32, 32)), x)
+    m = Dsah(fast_params, 12, torch.device("cpu"))
+    m.train(False)
+    m.attention.forward = lambda inp: torch.ones(len(inp), 1, *inp.shape[-2:])
+    assert torch.equal(m.encode(x, box), m.net(x))
+
+
+def test_codes_options(fast_params):
+    x, _, box = _batch()
+    torch.manual_seed(0)
+    base = Dsah(fast_params, 12, torch.device("cpu"))
+    base.train(False)
+    u = base.net(x)
+    v = base.net(salient(x, base.attention(x)))
+    for codes, expected in (("salient", v), ("original", u), ("fused", 0.5 * (u + v))):
+        m = Dsah(_params(fast_params, codes=codes), 12, torch.device("cpu"))
+        m.load_state_dict(base.state_dict())
+        m.train(False)
+        assert torch.allclose(m.encode(x, box), expected, atol=1e-6), codes
+
+
+def test_schedule_options(fast_params):
+    def plan(**kw):
+        m = Dsah(_params(fast_params, **kw), 12, torch.device("cpu"))
+        steps = []
+        for epoch in range(4):
+            m.epoch = epoch
+            for batch in range(4):
+                m.batch = batch
+                steps.append(m._steps_now())
+        return steps
+
+    per_batch = plan()
+    assert all(s == (True, True) for s in per_batch)
+    every2 = plan(attention_every=2)
+    assert [s[1] for s in every2[:4]] == [True, False, True, False]
+    warm = plan(warmup_epochs=2)
+    assert all(s == (True, False) for s in warm[:8]) and all(s == (True, True) for s in warm[8:])
+    by_epoch = plan(alternate="epoch")
+    assert by_epoch[0] == (True, False) and by_epoch[4] == (False, True) and by_epoch[8] == (True, False)
+
+
+def test_nosal_trains_the_attention_with_the_semantic_loss_of_salient_pairs(fast_params):
+    torch.manual_seed(0)
+    m = methods.get("dsah_nosal")(fast_params, 12, torch.device("cpu"))
+    u, v = torch.tanh(torch.randn(4, 12)), torch.tanh(torch.randn(4, 12))
+    s = similarity(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 0, 1, 1]))
+    terms = pairwise_terms(v, v, s)
+    expected = terms[~torch.eye(4, dtype=torch.bool)].mean()
+    assert m.saliency_term(u, v, s).item() == pytest.approx(expected.item())
+
+
+def test_map_statistics():
+    smap = torch.zeros(1, 1, 4, 4)
+    smap[..., :2, :2] = 1.0
+    box = torch.zeros(1, 1, 4, 4)
+    box[..., :2, :] = 1
+    st = map_statistics(smap, box)
+    assert st == {"map_mean": 0.25, "map_above_half": 0.25, "map_in_object": 1.0}
+
+
+def test_same_seed_same_dsah_codes_and_map_snapshots(tiny_data):
+    data, params = tiny_data
+    runs = []
+    for _ in range(2):
+        res = train(params, "dsah", 12, data, log=lambda s: None)
+        runs.append((binary_codes(res.method, data.test, data.meta), res))
+    (c0, r0), (c1, r1) = runs
+    assert c0.shape == (len(data.test), 12) and np.array_equal(c0, c1)
+    assert sorted(r0.maps) == sorted(snapshot_epochs(params.train.epochs))
+    assert all(np.array_equal(r0.maps[e], r1.maps[e]) for e in r0.maps)
+    row = r0.history[-1]
+    assert {"saliency", "map_mean", "map_above_half", "map_in_object"} <= set(row)
+    assert 0 < row["map_mean"] < 1 and 0 <= row["map_in_object"] <= 1
+
+
+def test_snapshot_epochs():
+    assert snapshot_epochs(1) == {1}
+    assert snapshot_epochs(30) == {1, 8, 15, 22, 30}
