@@ -126,10 +126,10 @@ class ModelParams(_Section):
 class TrainParams(_Section):
     seed: int = 0
     device: str = "auto"
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(10, ge=1)
     classes_per_batch: int = Field(8, ge=2)
     images_per_class: int = Field(4, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
     quant_weight: float = Field(0.1, ge=0)
@@ -161,8 +161,8 @@ class DsahParams(_Section):
     attention_pretrained: bool = False
     init_bias: float = 0.0  # initial map = sigmoid(init_bias) everywhere
     attention_lr: float = Field(1e-2, gt=0)
-    saliency_loss: Literal["ranking", "distance", "none"] = "ranking"
-    margin: float = Field(0.1, ge=0)  # ranking: in loss units per pair; distance: in bits
+    saliency_loss: Literal["ranking", "distance", "none"] = "distance"
+    margin: float = Field(4.0, ge=0)  # distance: in bits; ranking: in loss units per pair
     frozen_norm: Literal["running", "batch"] = "batch"  # the frozen hashing network's BN in step 2
     step2_semantic_weight: float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2
     cross_term: bool = False  # + l(u, v) in the semantic loss of step 1

@@ -1,0 +1,102 @@
+"""One (method, bits) run with parameter overrides, outside the pipeline: train, encode, score, print.
+
+    python -m dsah.sweep dsah 12 train.epochs=10 dsah.saliency_loss=distance dsah.margin=2
+
+Reads params.yaml (or --params) and the prepared data of the pipeline (run `dvc repro prepare`
+first); writes nothing. Prints one RESULT line with mAP@all, the saliency scores of methods with an
+attention network, and the training time: the quick way to try an ablation before `dvc exp run`.
+
+`--holdout F` selects models without touching the test split: the first share F of each class's
+training images become the queries, the rest the training set and database.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from dsah import config, metrics, paths
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """`section.key=value` strings (values parsed as YAML) applied to a parameter dictionary."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise config.ConfigError(f"override {item!r}: expected section.key=value")
+        node = raw
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise config.ConfigError(f"override {item!r}: {p} is not a section")
+        node[last] = yaml.safe_load(value)
+    return raw
+
+
+def holdout_split(data, share: float):
+    """(train', validation) from the training split: the first `share` of each class's images are held out."""
+    import numpy as np
+
+    from dsah.data.prepared import Prepared, Split
+
+    labels = data.train.labels
+    held = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        held[idx[: max(1, int(round(share * len(idx))))]] = True
+    if held.all():
+        raise ValueError(f"--holdout {share}: nothing left to train on")
+
+    def take(mask):
+        t = data.train
+        return Split(t.images[mask], t.labels[mask], t.boxes[mask], t.parts[mask], t.ids[mask])
+
+    return Prepared(take(~held), take(held), data.meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dsah.sweep", description=__doc__.split("\n\n")[0])
+    ap.add_argument("method")
+    ap.add_argument("bits", type=int)
+    ap.add_argument("overrides", nargs="*", help="section.key=value")
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--workdir", default=".", help="where data/prepared is (default: the repository)")
+    ap.add_argument("--holdout", type=float, default=0.0, help="validate on this share of the training split")
+    args = ap.parse_args(argv)
+
+    from dsah.data import prepared
+    from dsah.retrieval import binary_codes
+    from dsah.stages.evaluate import saliency_scores
+    from dsah.train import train
+
+    root = paths.repo_root()
+    path = paths.resolve(args.params, root)
+    try:
+        raw = apply_overrides(yaml.safe_load(path.read_text()) or {}, args.overrides)
+        params = config.parse(raw, str(path))
+        config.check_run(args.method, args.bits)
+    except config.ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    data = prepared.load(paths.Layout(paths.resolve(args.workdir, root)).tensors)
+    if args.holdout:
+        data = holdout_split(data, args.holdout)  # data.test = the held-out validation queries
+    res = train(params, args.method, args.bits, data)
+    q = binary_codes(res.method, data.test, data.meta, params.eval.batch_size)
+    db = binary_codes(res.method, data.train, data.meta, params.eval.batch_size)
+    m = metrics.mean_average_precision(q, db, data.test.labels, data.train.labels).map
+    split = f"validation ({args.holdout:g} of train)" if args.holdout else "test"
+    line = (f"RESULT {args.method}-{args.bits} {' '.join(args.overrides) or '(params.yaml)'}: "
+            f"{split} mAP@all {100 * m:.1f}")
+    sal = saliency_scores(res.method, data, params)
+    if sal:
+        line += (f", pointing game {sal['pointing_game']:.3f} (chance {sal['pointing_chance']:.3f}), "
+                 f"map mass in object {sal['map_mass_in_object']:.3f} (chance {sal['map_mass_chance']:.3f})")
+    print(f"{line}, {res.seconds:.0f}s training", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""`python -m dsah.sweep`: overrides, errors, and one real run on the fast profile."""
+import pytest
+
+from dsah import config, sweep
+from tests.conftest import ROOT
+
+
+def test_overrides_parse_values_as_yaml():
+    raw = sweep.apply_overrides({"train": {"epochs": 3}}, ["train.epochs=10", "dsah.margin=2", "dsah.codes=fused"])
+    assert raw == {"train": {"epochs": 10}, "dsah": {"margin": 2, "codes": "fused"}}
+
+
+def test_bad_override_and_bad_value(capsys):
+    with pytest.raises(config.ConfigError, match="expected section.key=value"):
+        sweep.apply_overrides({}, ["train.epochs"])
+    assert sweep.main(["dsah", "12", "dsah.margin=-1", "--params", str(ROOT / "profiles" / "fast.yaml")]) == 2
+    assert "dsah.margin = -1.0: Input should be greater than or equal to 0" in capsys.readouterr().err
+
+
+def test_a_run_on_the_fast_profile(tmp_path, capsys, tiny_synthetic):
+    from dsah.data import cub, prepared
+    from dsah.paths import Layout
+
+    root, params = tiny_synthetic
+    layout = Layout(tmp_path)
+    layout.tensors.parent.mkdir(parents=True)
+    prepared.save(prepared.from_records(cub.load(root), params.data.image_size, "synthetic"), layout.tensors)
+    code = sweep.main(["dsah", "12", "train.epochs=1", "--params", str(ROOT / "profiles" / "fast.yaml"),
+                       "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "RESULT dsah-12 train.epochs=1: test mAP@all" in out and "pointing game" in out
+    code = sweep.main(["hash_only", "12", "train.epochs=1", "--params", str(ROOT / "profiles" / "fast.yaml"),
+                       "--workdir", str(tmp_path), "--holdout", "0.25"])
+    assert code == 0 and "validation (0.25 of train) mAP@all" in capsys.readouterr().out
+
+
+def test_holdout_split_keeps_every_class_and_no_overlap(tiny_synthetic):
+    import numpy as np
+
+    from dsah.data import cub, prepared
+
+    root, params = tiny_synthetic
+    data = prepared.from_records(cub.load(root), params.data.image_size, "synthetic")
+    split = sweep.holdout_split(data, 0.25)
+    rest, val = split.train, split.test
+    assert set(np.unique(val.labels)) == set(np.unique(rest.labels)) == set(np.unique(data.train.labels))
+    assert not set(val.ids) & set(rest.ids) and len(val) + len(rest) == len(data.train)
