@@ -108,3 +108,36 @@ def test_missing_and_unreadable_images_name_the_file(mini_cub):
     (root / "images" / files[5][0]).unlink()
     with pytest.raises(DatasetError, match=r"Sooty_0001.png: image listed in images.txt is missing"):
         prepared.from_records(cub.load(top), 16, "cub200")
+
+
+def test_pointing_game_on_cub_parts(mini_cub, fast_params):
+    """CUB's parts are points: scored inside squares of eval.part_box x the image side, visible parts only."""
+    import torch
+
+    from dsah.saliency import part_masks
+    from dsah.stages.evaluate import part_side, saliency_scores
+
+    top, _ = mini_cub
+    prep = prepared.from_records(cub.load(top), 16, "cub200")
+    assert prep.meta["part_size"] is None and part_side(prep, fast_params) == 0.125 * 16
+
+    class PeakAt:  # a "method" whose map peaks at one pixel
+        device = torch.device("cpu")
+
+        def __init__(self, row, col):
+            self.row, self.col = row, col
+
+        def saliency(self, x):
+            m = torch.zeros(len(x), 1, *x.shape[-2:])
+            m[..., self.row, self.col] = 1.0
+            return m
+
+    # Test images 2, 3, 5: only part 1 ("back") is visible, at x = 10 px (in original pixels).
+    back = prep.test.parts[:, 0]
+    assert (prep.test.parts[:, 1, 2] == 0).all() and (back[:, 2] == 1).all()
+    row, col = int(back[0, 1]), int(back[0, 0])
+    scores = saliency_scores(PeakAt(row, col), prep, fast_params)
+    hits = part_masks(prep.test.parts, 16, 2.0)[:, row, col]
+    assert scores["pointing_game"] == pytest.approx(hits.mean()) and hits[0]
+    assert scores["pointing_chance"] == pytest.approx(part_masks(prep.test.parts, 16, 2.0).mean(axis=(1, 2)).mean())
+    assert scores["pointing_scored_images"] == 3

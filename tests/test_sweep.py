@@ -45,3 +45,13 @@ def test_holdout_split_keeps_every_class_and_no_overlap(tiny_synthetic):
     rest, val = split.train, split.test
     assert set(np.unique(val.labels)) == set(np.unique(rest.labels)) == set(np.unique(data.train.labels))
     assert not set(val.ids) & set(rest.ids) and len(val) + len(rest) == len(data.train)
+
+
+def test_training_benchmark_prints_every_step(capsys):
+    from dsah import bench_train
+
+    assert bench_train.main(["--params", str(ROOT / "profiles" / "fast.yaml"), "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for step in ("hash_only step (NCHW)", "dsah step 1: hashing (NHWC)", "dsah step 2: attention (NHWC)"):
+        assert step in out
+    assert "dsah batch (step 1 + step 2), NHWC:" in out
