@@ -224,3 +224,21 @@ def test_same_seed_same_dsah_codes_and_map_snapshots(tiny_data):
 def test_snapshot_epochs():
     assert snapshot_epochs(1) == {1}
     assert snapshot_epochs(30) == {1, 8, 15, 22, 30}
+
+
+def test_dsah_with_torchvision_networks_trains_a_step_and_encodes(fast_params):
+    """The real-data configuration: a ResNet hashing backbone and a ResNet attention trunk (random init)."""
+    p = fast_params.model_copy(update={
+        "model": fast_params.model.model_copy(update={"backbone": "resnet18"}),
+        "dsah": fast_params.dsah.model_copy(update={"attention": "resnet18"}),
+    })
+    torch.manual_seed(0)
+    m = Dsah(p, 16, torch.device("cpu"))
+    for module in m.modules().values():
+        module.to(memory_format=torch.channels_last)  # as train() does
+    x, y, box = _batch(n=8, size=64)
+    x = x.contiguous(memory_format=torch.channels_last)
+    out = m.train_step(x, y, box)
+    assert {"loss", "saliency", "map_mean"} <= set(out) | set(m.end_epoch())
+    m.train(False)
+    assert m.encode(x, box).shape == (8, 16) and m.saliency(x).shape == (8, 1, 64, 64)
