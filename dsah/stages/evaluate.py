@@ -46,9 +46,10 @@ def saliency_scores(method, data, params) -> dict:
             "pointing_scored_images": sc.num_scored}
 
 
-def run(params, layout: Layout, method: str, bits: int) -> dict:
+def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared | None = None) -> dict:
+    """Evaluate one run; `data` is the prepared data when the caller has it loaded already."""
     config.check_run(method, bits)
-    data = prepared.load(layout.tensors)
+    data = prepared.load(layout.tensors) if data is None else data
     m, ckpt = load_method(params, layout, method, bits, params.train.device)
     q = binary_codes(m, data.test, data.meta, params.eval.batch_size)
     db = binary_codes(m, data.train, data.meta, params.eval.batch_size)
@@ -90,9 +91,10 @@ def run(params, layout: Layout, method: str, bits: int) -> dict:
 def run_all(params, layout: Layout, methods: list[str] | None = None, log=print) -> list[dict]:
     """Evaluate every (method, bits) of params.yaml (or of `methods` only), in order; one line per run."""
     rows = []
+    data = prepared.load(layout.tensors)  # once for all runs
     for method in params.all_methods if methods is None else methods:
         for bits in params.bits:
-            row = run(params, layout, method, bits)
+            row = run(params, layout, method, bits, data)
             shown = f"mAP@all {100 * row['map_all']:.1f}"
             if "pointing_game" in row:
                 shown += f", pointing game {row['pointing_game']:.3f} (chance {row['pointing_chance']:.3f})"
