@@ -11,14 +11,12 @@ database items at every distance determine every tie-aware metric without sortin
 Stable-order AP (ties broken by database order, the convention of `dsah.metrics`) needs the order
 itself; it uses a counting (radix) sort of the uint8 distances, O(N) per query.
 
-Codes are packed 8 bits per byte (`pack`); distances come from XOR + a 256-entry popcount table,
-a chunk of queries at a time so that memory stays bounded.
+Codes are packed 8 bits per byte (`pack`, the storage format); distances come from XOR of 64-bit
+words and `np.bitwise_count`, a chunk of queries at a time so that memory stays bounded.
 """
 from __future__ import annotations
 
 import numpy as np
-
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
 def pack(codes: np.ndarray) -> np.ndarray:
@@ -27,23 +25,36 @@ def pack(codes: np.ndarray) -> np.ndarray:
     return np.packbits(codes > 0, axis=1)
 
 
+def _words(packed: np.ndarray) -> np.ndarray:
+    """Byte-packed codes viewed as uint64 words (zero-padded to whole words) for a wide XOR."""
+    pad = (-packed.shape[1]) % 8
+    if pad:
+        packed = np.concatenate([packed, np.zeros((len(packed), pad), dtype=np.uint8)], axis=1)
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
 def distances(q_packed: np.ndarray, db_packed: np.ndarray) -> np.ndarray:
-    """(Q, N) uint8 Hamming distances between packed code matrices (K <= 255)."""
+    """(Q, N) uint8 Hamming distances between packed code matrices (K <= 255): XOR + popcount per word."""
     if q_packed.shape[1] != db_packed.shape[1]:
         raise ValueError(f"packed codes differ in width: {q_packed.shape[1]} vs {db_packed.shape[1]} bytes")
-    out = np.zeros((len(q_packed), len(db_packed)), dtype=np.uint8)
-    for byte in range(q_packed.shape[1]):
-        out += _POPCOUNT[np.bitwise_xor(q_packed[:, byte, None], db_packed[None, :, byte])]
+    qw, dbw = _words(q_packed), _words(db_packed)
+    out = np.bitwise_count(np.bitwise_xor(qw[:, None, 0], dbw[None, :, 0])).astype(np.uint8, copy=False)
+    for w in range(1, qw.shape[1]):
+        out += np.bitwise_count(np.bitwise_xor(qw[:, None, w], dbw[None, :, w])).astype(np.uint8, copy=False)
     return out
 
 
 def histograms(dist: np.ndarray, rel: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per query, counts of relevant and of irrelevant items at each distance 0..bits: two (Q, bits + 1) arrays."""
-    q = len(dist)
-    width = bits + 1
-    index = (np.arange(q)[:, None] * 2 * width + rel.astype(np.int64) * width + dist).ravel()
-    counts = np.bincount(index, minlength=q * 2 * width).reshape(q, 2, width)
-    return counts[:, 1], counts[:, 0]
+    """Per query, counts of relevant and of irrelevant items at each distance 0..bits: two (Q, bits + 1) arrays.
+
+    All items are counted once (one bincount per row: faster than one over row-offset keys, which
+    needs a wide integer copy of the matrix); relevant items, usually a small share, a second time.
+    """
+    q, width = len(dist), bits + 1
+    total = np.stack([np.bincount(row, minlength=width) for row in dist]) if q else np.zeros((0, width), np.int64)
+    rows, cols = np.nonzero(rel)
+    relevant = np.bincount(rows * width + dist[rows, cols], minlength=q * width).reshape(q, width)
+    return relevant, total - relevant
 
 
 def _harmonic(n: int) -> np.ndarray:
@@ -122,11 +133,62 @@ def precision_at(rel_at: np.ndarray, irr_at: np.ndarray, n: int) -> np.ndarray:
 
 
 def stable_ap(dist: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """AP per query with ties in database order: a stable (radix, for uint8) sort of each row."""
-    order = np.argsort(dist, axis=1, kind="stable")
-    hits = np.take_along_axis(rel, order, axis=1)
-    cum = np.cumsum(hits, axis=1)
-    ranks = np.arange(1, dist.shape[1] + 1)
-    n_rel = hits.sum(axis=1)
-    prec_sum = (hits * (cum / ranks)).sum(axis=1)
-    return np.divide(prec_sum, n_rel, out=np.zeros(len(n_rel)), where=n_rel > 0)
+    """AP per query with ties in database order: a stable (radix, for uint8) sort of each row, then the
+    precision at each relevant item's rank, visiting relevant items only."""
+    q = len(dist)
+    ranked = np.stack([r[np.argsort(d, kind="stable")] for d, r in zip(dist, rel)]) if q else rel
+    rows, pos = np.nonzero(ranked)  # ranks - 1 of relevant items, row-major
+    n_rel = np.bincount(rows, minlength=q)
+    kth = np.arange(1, len(rows) + 1) - (np.cumsum(n_rel) - n_rel)[rows]  # 1-based among relevant in the row
+    sums = np.bincount(rows, weights=kth / (pos + 1.0), minlength=q)
+    return np.divide(sums, n_rel, out=np.zeros(q), where=n_rel > 0)
+
+
+def suite(q_codes, db_codes, q_labels, db_labels, chunk: int = 64, precision_n=(100,), radius: int = 2,
+          per_query: bool = False) -> dict:
+    """Every metric above, averaged over queries, a chunk of queries at a time (memory ~ chunk x N).
+
+    Queries without any relevant item score 0 in every AP and are counted. With `per_query`, the
+    stable-order AP of every query is returned too (`ap_stable`).
+    """
+    q_codes, db_codes = np.asarray(q_codes), np.asarray(db_codes)
+    bits = q_codes.shape[1]
+    if db_codes.shape[1] != bits:
+        raise ValueError(f"query codes have {bits} bits, database codes {db_codes.shape[1]}")
+    qp, dbp = pack(q_codes), pack(db_codes)
+    q_labels, db_labels = np.asarray(q_labels), np.asarray(db_labels)
+    sums: dict[str, float] = {}
+    pr_prec, pr_rec, with_rel, without = np.zeros(bits + 1), np.zeros(bits + 1), 0, 0
+    stable = []
+    from dsah.metrics import relevance
+
+    for s in range(0, len(qp), chunk):
+        d = distances(qp[s : s + chunk], dbp)
+        rel = relevance(q_labels[s : s + chunk], db_labels)
+        rel_at, irr_at = histograms(d, rel, bits)
+        ap = ap_from_histograms(rel_at, irr_at)
+        parts = {"map_all": stable_ap(d, rel), "map_tie_aware": ap["tie_aware"], "map_lower": ap["lower"],
+                 "map_upper": ap["upper"]}
+        parts[f"precision_h{radius}"], empty = precision_within_radius(rel_at, irr_at, radius)
+        parts[f"empty_h{radius}_share"] = empty.astype(np.float64)
+        for n in precision_n:
+            parts[f"precision_at_{n}"] = precision_at(rel_at, irr_at, min(n, d.shape[1]))
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + float(v.sum())
+        if per_query:
+            stable.append(parts["map_all"])
+        has = rel_at.sum(axis=1) > 0
+        if has.any():
+            p, r = pr_by_radius(rel_at, irr_at)
+            pr_prec += p * has.sum()
+            pr_rec += r * has.sum()
+        with_rel += int(has.sum())
+        without += int((~has).sum())
+    n = max(len(qp), 1)
+    out = {k: v / n for k, v in sums.items()}
+    out.update({"num_queries": len(qp), "queries_without_relevant": without,
+                "pr_radius_precision": (pr_prec / max(with_rel, 1)).tolist(),
+                "pr_radius_recall": (pr_rec / max(with_rel, 1)).tolist()})
+    if per_query:
+        out["ap_stable"] = np.concatenate(stable) if stable else np.zeros(0)
+    return out

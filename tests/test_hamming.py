@@ -118,3 +118,35 @@ def test_multi_label_relevance_goes_through_unchanged():
     assert rel.tolist() == [[True, False, True]]
     d = np.array([[1, 0, 2]], dtype=np.uint8)
     assert hamming.stable_ap(d, rel)[0] == pytest.approx((1 / 2 + 2 / 3) / 2)
+
+
+def test_suite_agrees_with_the_reference_and_counts_empty_queries():
+    rng = np.random.default_rng(1)
+    qc, dbc, ql, dl = _random_case(rng, 37, 150, 12, 5)
+    ql[0] = 99  # a query class absent from the database
+    res = hamming.suite(qc, dbc, ql, dl, chunk=8, precision_n=(10, 150))
+    ref = metrics.mean_average_precision(qc, dbc, ql, dl)
+    assert abs(res["map_all"] - ref.map) <= 1e-12
+    assert res["queries_without_relevant"] == ref.num_without_relevant == 1 and res["num_queries"] == 37
+    assert res["map_lower"] <= res["map_tie_aware"] <= res["map_upper"]
+    assert res["map_lower"] <= res["map_all"] <= res["map_upper"]
+    # P@N over the whole database is the share of relevant items, whatever the order
+    share = np.mean([(dl == c).mean() for c in ql])
+    assert res["precision_at_150"] == pytest.approx(share)
+    assert len(res["pr_radius_recall"]) == 13 and res["pr_radius_recall"][-1] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="12 bits, database codes 8"):
+        hamming.suite(qc, dbc[:, :8], ql, dl)
+
+
+def test_benchmark_small(tmp_path, capsys):
+    import json
+
+    from dsah import bench
+
+    assert bench.main(["--queries", "50", "--database", "500", "--bits", "13", "--classes", "5", "--k", "10",
+                       "--json", str(tmp_path / "b.json")]) == 0
+    out = json.loads((tmp_path / "b.json").read_text())
+    printed = capsys.readouterr().out
+    assert out["max_abs_diff_stable_map"] <= 1e-9 and out["knn_same_distances"] is True
+    for key in ("speedup_vs_argsort", "peak_mem_mb", "knn_ratio_vs_faiss"):
+        assert out[key] > 0 and key in printed
