@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dsah.metrics import relevance
+
 
 def pack(codes: np.ndarray) -> np.ndarray:
     """{-1, +1} (or {0, 1}) codes (N, K) -> (N, ceil(K / 8)) uint8, bit set for +1; K padded with zeros."""
@@ -160,8 +162,6 @@ def suite(q_codes, db_codes, q_labels, db_labels, chunk: int = 64, precision_n=(
     sums: dict[str, float] = {}
     pr_prec, pr_rec, with_rel, without = np.zeros(bits + 1), np.zeros(bits + 1), 0, 0
     stable = []
-    from dsah.metrics import relevance
-
     for s in range(0, len(qp), chunk):
         d = distances(qp[s : s + chunk], dbp)
         rel = relevance(q_labels[s : s + chunk], db_labels)
