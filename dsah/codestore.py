@@ -9,8 +9,14 @@ On-disk format (`.npz`, no pickle), written atomically:
     labels   (N,) class indices, or (N, C) multi-hot rows
     ids      (N,) image ids of the source dataset
 
-Search uses faiss `IndexBinaryFlat` (exhaustive, exact); codes whose length is not a multiple of 8 are
-searched on their zero-padded bytes, which leaves every distance unchanged.
+Search is exhaustive and exact, by one of two engines that return the same distances:
+
+* "stable" (default): `dsah.scan.top_k`, a counting pass over the store; ties in store order, so
+  the result is the top of the ranking every mAP here is computed on, identical on every machine;
+* "faiss": faiss `IndexBinaryFlat`; ties in faiss's (implementation-defined) order. Codes whose
+  length is not a multiple of 8 are searched on their zero-padded bytes (distances unchanged).
+
+`python -m dsah.bench` times both.
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dsah.hamming import pack
+from dsah import scan
+from dsah.hamming import pack, words
 from dsah.io import atomic_path
 
 FORMAT = "dsah-codes-v1"
@@ -72,18 +79,26 @@ def load(path: str | Path) -> CodeStore:
             raise ValueError(f"{path}: {err}") from None
 
 
-def search(store: CodeStore, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(distances, indices), each (Q, k), of the k nearest stored codes to each {-1, +1} query code.
+ENGINES = ("stable", "faiss")
 
-    Exact (exhaustive) Hamming search; among equal distances the order is faiss's.
-    """
-    import faiss
 
+def search(store: CodeStore, queries: np.ndarray, k: int, engine: str = "stable") -> tuple[np.ndarray, np.ndarray]:
+    """(distances, indices), each (Q, min(k, N)), of the k nearest stored codes to each {-1, +1} query code."""
     queries = np.asarray(queries)
     if queries.ndim != 2 or queries.shape[1] != store.bits:
-        raise ValueError(f"queries must be (Q, {store.bits}) codes, got {queries.shape}")
+        raise ValueError(f"queries must be (Q, {store.bits}) codes, got shape {queries.shape}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
     k = min(k, len(store))
+    qp = pack(queries)
+    if engine == "stable":
+        idx, dist = scan.top_k(words(qp), words(store.codes), store.bits, k)
+        return dist, idx
+    import faiss
+
     index = faiss.IndexBinaryFlat(store.codes.shape[1] * 8)
     index.add(np.ascontiguousarray(store.codes))
-    dist, idx = index.search(np.ascontiguousarray(pack(queries)), k)
+    dist, idx = index.search(np.ascontiguousarray(qp), k)
     return dist.astype(np.int32), idx.astype(np.int64)

@@ -1,24 +1,30 @@
-"""Exact Hamming-ranking metrics from per-distance counts (numpy only; issue 4, work in progress).
+"""Exact Hamming-ranking metrics from per-distance counts (numpy; the database scans are in `dsah.scan`).
 
-Hamming distances are integers 0..K, so for each query the counts of relevant and irrelevant
-database items at every distance determine every tie-aware metric without sorting the database:
+Conventions (stated in every metrics file the evaluate stage writes):
 
+* ranking: the database sorted by Hamming distance to the query; "stable" order breaks ties by
+  database order (`map_all`, `map_at_k`, `ndcg_at_k`), the same as `dsah.metrics`;
 * tie-aware AP: the expectation of AP over all orderings within tied distances (McSherry & Najork,
-  ECIR 2008), with its optimistic (relevant first within ties) and pessimistic (relevant last) bounds;
-* precision within Hamming radius r (and whether the ball is empty), precision-recall by radius;
-* tie-aware precision@N (the expected share of relevant items among the first N).
+  ECIR 2008; He et al., CVPR 2018), with its optimistic (relevant first within ties, `map_upper`)
+  and pessimistic (relevant last, `map_lower`) bounds;
+* AP@k (HashNet/DeepHash convention): the mean precision at the ranks of the relevant items within
+  the top k, divided by how many relevant items the top k holds (0 when it holds none);
+* NDCG@k: gain = labels shared with the query (1 for single-label data) over log2(rank + 1), divided
+  by the DCG of the ideal order;
+* precision within Hamming radius r: an empty ball scores 0; the share of empty balls is reported;
+* precision@N and the precision-recall curves are tie-aware (expected values over tie orders);
+* a query without any relevant item scores 0 in every AP, NDCG and precision, and is counted.
 
-Stable-order AP (ties broken by database order, the convention of `dsah.metrics`) needs the order
-itself; it uses a counting (radix) sort of the uint8 distances, O(N) per query.
-
-Codes are packed 8 bits per byte (`pack`, the storage format); distances come from XOR of 64-bit
-words and `np.bitwise_count`, a chunk of queries at a time so that memory stays bounded.
+Distances are integers 0..K, so for each query the counts of relevant and of all database items at
+every distance — one compiled pass over the database (`dsah.scan.rank_scan`) — determine the
+tie-aware metrics without sorting; the same scan ranks each relevant item in stable order from those
+counts. Codes are packed 8 bits per byte (`pack`, the storage format) and scanned as 64-bit words.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from dsah.metrics import relevance
+from dsah import scan
 
 
 def pack(codes: np.ndarray) -> np.ndarray:
@@ -27,36 +33,48 @@ def pack(codes: np.ndarray) -> np.ndarray:
     return np.packbits(codes > 0, axis=1)
 
 
-def _words(packed: np.ndarray) -> np.ndarray:
-    """Byte-packed codes viewed as uint64 words (zero-padded to whole words) for a wide XOR."""
+def words(packed: np.ndarray) -> np.ndarray:
+    """Byte-packed rows viewed as uint64 words (zero-padded to whole words) for a wide XOR / AND."""
     pad = (-packed.shape[1]) % 8
     if pad:
         packed = np.concatenate([packed, np.zeros((len(packed), pad), dtype=np.uint8)], axis=1)
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
-def distances(q_packed: np.ndarray, db_packed: np.ndarray) -> np.ndarray:
-    """(Q, N) uint8 Hamming distances between packed code matrices (K <= 255): XOR + popcount per word."""
-    if q_packed.shape[1] != db_packed.shape[1]:
-        raise ValueError(f"packed codes differ in width: {q_packed.shape[1]} vs {db_packed.shape[1]} bytes")
-    qw, dbw = _words(q_packed), _words(db_packed)
-    out = np.bitwise_count(np.bitwise_xor(qw[:, None, 0], dbw[None, :, 0])).astype(np.uint8, copy=False)
-    for w in range(1, qw.shape[1]):
-        out += np.bitwise_count(np.bitwise_xor(qw[:, None, w], dbw[None, :, w])).astype(np.uint8, copy=False)
-    return out
+def label_words(labels: np.ndarray) -> tuple[np.ndarray, bool, int]:
+    """Labels for the scan: class indices (N,) -> (N, 1) words; multi-hot rows (N, C) -> packed bits.
 
-
-def histograms(dist: np.ndarray, rel: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per query, counts of relevant and of irrelevant items at each distance 0..bits: two (Q, bits + 1) arrays.
-
-    All items are counted once (one bincount per row: faster than one over row-offset keys, which
-    needs a wide integer copy of the matrix); relevant items, usually a small share, a second time.
+    Returns (words, multilabel, the largest possible gain).
     """
-    q, width = len(dist), bits + 1
-    total = np.stack([np.bincount(row, minlength=width) for row in dist]) if q else np.zeros((0, width), np.int64)
-    rows, cols = np.nonzero(rel)
-    relevant = np.bincount(rows * width + dist[rows, cols], minlength=q * width).reshape(q, width)
-    return relevant, total - relevant
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        if labels.dtype.kind not in "iu":
+            raise ValueError(f"class labels must be integers, got {labels.dtype}")
+        return labels.astype(np.int64).view(np.uint64)[:, None], False, 1
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be (N,) class indices or (N, C) multi-hot rows, got shape {labels.shape}")
+    return words(np.packbits(labels > 0, axis=1)), True, labels.shape[1]
+
+
+def scan_queries(q_codes, db_codes, q_labels, db_labels, top_k=()) -> dict[str, np.ndarray]:
+    """Run `dsah.scan.rank_scan`: per query, counts by distance (`rel_at`, `irr_at`, (Q, K + 1)),
+    stable-order AP (`ap`), and AP@k and NDCG@k (`ap_k`, `ndcg_k`, (Q, len(top_k)))."""
+    q_codes, db_codes = np.asarray(q_codes), np.asarray(db_codes)
+    bits = q_codes.shape[1]
+    if q_codes.ndim != 2 or db_codes.ndim != 2 or db_codes.shape[1] != bits:
+        raise ValueError(f"query codes have {bits} bits, database codes {db_codes.shape[-1]} "
+                         f"(expected (Q, K) and (N, K) arrays, got {q_codes.shape} and {db_codes.shape})")
+    if len(q_labels) != len(q_codes) or len(db_labels) != len(db_codes):
+        raise ValueError(f"{len(q_codes)} query codes with {len(q_labels)} labels, "
+                         f"{len(db_codes)} database codes with {len(db_labels)} labels")
+    (ql, multi, max_gain), (dl, multi_db, _) = label_words(q_labels), label_words(db_labels)
+    if multi != multi_db or ql.shape[1] != dl.shape[1]:
+        raise ValueError("query and database labels differ in kind (class indices vs multi-hot) or width")
+    ks = np.asarray([min(int(k), len(db_codes)) for k in top_k] or [1], dtype=np.int64)
+    rel_at, tot_at, ap, ap_k, ndcg_k = scan.rank_scan(words(pack(q_codes)), words(pack(db_codes)), ql, dl,
+                                                      multi, bits, ks, max_gain)
+    n = len(top_k)
+    return {"rel_at": rel_at, "irr_at": tot_at - rel_at, "ap": ap, "ap_k": ap_k[:, :n], "ndcg_k": ndcg_k[:, :n]}
 
 
 def _harmonic(n: int) -> np.ndarray:
@@ -107,21 +125,21 @@ def precision_within_radius(rel_at: np.ndarray, irr_at: np.ndarray, radius: int 
 
 
 def pr_by_radius(rel_at: np.ndarray, irr_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean precision and recall of the ball of each radius 0..K over queries with relevant items.
+    """Per query, precision and recall of the ball of each radius 0..K: two (Q, K + 1) arrays.
 
-    An empty ball counts as precision 0 (the convention of most hashing papers' PR curves).
+    An empty ball has precision 0 (the convention of most hashing papers' PR curves); a query without
+    relevant items has recall 0.
     """
     cum_rel = np.cumsum(rel_at, axis=1).astype(np.float64)
     cum_tot = cum_rel + np.cumsum(irr_at, axis=1)
-    n_rel = rel_at.sum(axis=1)
-    keep = n_rel > 0
-    prec = np.divide(cum_rel, cum_tot, out=np.zeros_like(cum_rel), where=cum_tot > 0)[keep]
-    rec = cum_rel[keep] / n_rel[keep, None]
-    return prec.mean(axis=0), rec.mean(axis=0)
+    n_rel = cum_rel[:, -1:]
+    prec = np.divide(cum_rel, cum_tot, out=np.zeros_like(cum_rel), where=cum_tot > 0)
+    rec = np.divide(cum_rel, n_rel, out=np.zeros_like(cum_rel), where=n_rel > 0)
+    return prec, rec
 
 
-def precision_at(rel_at: np.ndarray, irr_at: np.ndarray, n: int) -> np.ndarray:
-    """Tie-aware precision@n per query: expected relevant items among the first n, divided by n.
+def expected_hits(rel_at: np.ndarray, irr_at: np.ndarray, ns) -> np.ndarray:
+    """(Q, len(ns)): expected relevant items among the first n of the ranking, over tie orders.
 
     Groups wholly inside the first n count fully; the group that straddles position n contributes its
     share r / t of the positions it fills.
@@ -129,66 +147,73 @@ def precision_at(rel_at: np.ndarray, irr_at: np.ndarray, n: int) -> np.ndarray:
     rel_at = np.asarray(rel_at, dtype=np.float64)
     tot_at = rel_at + irr_at
     before = np.cumsum(tot_at, axis=1) - tot_at
-    filled = np.clip(n - before, 0, tot_at)  # positions of each group within the first n
+    ns = np.asarray(ns, dtype=np.float64)
+    filled = np.clip(ns[None, :, None] - before[:, None, :], 0, tot_at[:, None, :])  # (Q, len(ns), K + 1)
     share = np.divide(rel_at, tot_at, out=np.zeros_like(rel_at), where=tot_at > 0)
-    return (filled * share).sum(axis=1) / n
+    return (filled * share[:, None, :]).sum(axis=2)
 
 
-def stable_ap(dist: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """AP per query with ties in database order: a stable (radix, for uint8) sort of each row, then the
-    precision at each relevant item's rank, visiting relevant items only."""
-    q = len(dist)
-    ranked = np.stack([r[np.argsort(d, kind="stable")] for d, r in zip(dist, rel)]) if q else rel
-    rows, pos = np.nonzero(ranked)  # ranks - 1 of relevant items, row-major
-    n_rel = np.bincount(rows, minlength=q)
-    kth = np.arange(1, len(rows) + 1) - (np.cumsum(n_rel) - n_rel)[rows]  # 1-based among relevant in the row
-    sums = np.bincount(rows, weights=kth / (pos + 1.0), minlength=q)
-    return np.divide(sums, n_rel, out=np.zeros(q), where=n_rel > 0)
+def precision_at(rel_at: np.ndarray, irr_at: np.ndarray, n: int) -> np.ndarray:
+    """Tie-aware precision@n per query."""
+    return expected_hits(rel_at, irr_at, [n])[:, 0] / n
 
 
-def suite(q_codes, db_codes, q_labels, db_labels, chunk: int = 64, precision_n=(100,), radius: int = 2,
-          per_query: bool = False) -> dict:
-    """Every metric above, averaged over queries, a chunk of queries at a time (memory ~ chunk x N).
+def rank_points(n: int, points: int = 40) -> np.ndarray:
+    """Cut-offs for the curves by rank: about `points` geometrically spaced integers 1..n."""
+    return np.unique(np.round(np.geomspace(1, max(n, 1), points)).astype(np.int64))
 
-    Queries without any relevant item score 0 in every AP and are counted. With `per_query`, the
-    stable-order AP of every query is returned too (`ap_stable`).
+
+def suite(q_codes, db_codes, q_labels, db_labels, top_k=(100,), precision_n=(100,), radius: int = 2,
+          points: int = 40, chunk: int = 1024, per_query: bool = False) -> dict:
+    """Every metric of this module, averaged over queries, a chunk of queries at a time.
+
+    Scalars: map_all (stable order), map_tie_aware, map_lower, map_upper, map_at_<k>, ndcg_at_<k>,
+    precision_at_<n>, precision_h<radius>, empty_h<radius>_share, num_queries, queries_without_relevant.
+    `curves`: precision and recall by Hamming radius and by rank cut-off, averaged over the queries
+    that have relevant items. With `per_query`, `per_query` holds each query's APs.
     """
-    q_codes, db_codes = np.asarray(q_codes), np.asarray(db_codes)
+    q_codes, q_labels = np.asarray(q_codes), np.asarray(q_labels)
+    n_db = len(db_codes)
     bits = q_codes.shape[1]
-    if db_codes.shape[1] != bits:
-        raise ValueError(f"query codes have {bits} bits, database codes {db_codes.shape[1]}")
-    qp, dbp = pack(q_codes), pack(db_codes)
-    q_labels, db_labels = np.asarray(q_labels), np.asarray(db_labels)
+    ns = rank_points(n_db, points)
     sums: dict[str, float] = {}
-    pr_prec, pr_rec, with_rel, without = np.zeros(bits + 1), np.zeros(bits + 1), 0, 0
-    stable = []
-    for s in range(0, len(qp), chunk):
-        d = distances(qp[s : s + chunk], dbp)
-        rel = relevance(q_labels[s : s + chunk], db_labels)
-        rel_at, irr_at = histograms(d, rel, bits)
+    curve_sums = {k: 0.0 for k in ("radius_precision", "radius_recall", "rank_precision", "rank_recall")}
+    with_rel, per = 0, {"ap_stable": [], "ap_tie_aware": [], "ap_lower": [], "ap_upper": []}
+    for s in range(0, len(q_codes), chunk):
+        sc = scan_queries(q_codes[s : s + chunk], db_codes, q_labels[s : s + chunk], db_labels, top_k)
+        rel_at, irr_at = sc["rel_at"], sc["irr_at"]
         ap = ap_from_histograms(rel_at, irr_at)
-        parts = {"map_all": stable_ap(d, rel), "map_tie_aware": ap["tie_aware"], "map_lower": ap["lower"],
+        parts = {"map_all": sc["ap"], "map_tie_aware": ap["tie_aware"], "map_lower": ap["lower"],
                  "map_upper": ap["upper"]}
+        for j, k in enumerate(top_k):
+            parts[f"map_at_{k}"], parts[f"ndcg_at_{k}"] = sc["ap_k"][:, j], sc["ndcg_k"][:, j]
+        hits = expected_hits(rel_at, irr_at, [min(n, n_db) for n in precision_n])
+        for j, n in enumerate(precision_n):
+            parts[f"precision_at_{n}"] = hits[:, j] / max(min(n, n_db), 1)
         parts[f"precision_h{radius}"], empty = precision_within_radius(rel_at, irr_at, radius)
         parts[f"empty_h{radius}_share"] = empty.astype(np.float64)
-        for n in precision_n:
-            parts[f"precision_at_{n}"] = precision_at(rel_at, irr_at, min(n, d.shape[1]))
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v.sum())
-        if per_query:
-            stable.append(parts["map_all"])
         has = rel_at.sum(axis=1) > 0
-        if has.any():
-            p, r = pr_by_radius(rel_at, irr_at)
-            pr_prec += p * has.sum()
-            pr_rec += r * has.sum()
         with_rel += int(has.sum())
-        without += int((~has).sum())
-    n = max(len(qp), 1)
-    out = {k: v / n for k, v in sums.items()}
-    out.update({"num_queries": len(qp), "queries_without_relevant": without,
-                "pr_radius_precision": (pr_prec / max(with_rel, 1)).tolist(),
-                "pr_radius_recall": (pr_rec / max(with_rel, 1)).tolist()})
+        prec, rec = pr_by_radius(rel_at[has], irr_at[has])
+        curve_sums["radius_precision"] += prec.sum(axis=0)
+        curve_sums["radius_recall"] += rec.sum(axis=0)
+        hits = expected_hits(rel_at[has], irr_at[has], ns)
+        curve_sums["rank_precision"] += (hits / ns).sum(axis=0)
+        curve_sums["rank_recall"] += (hits / rel_at[has].sum(axis=1, keepdims=True)).sum(axis=0)
+        if per_query:
+            for key, v in zip(per, (sc["ap"], ap["tie_aware"], ap["lower"], ap["upper"])):
+                per[key].append(v)
+    nq = max(len(q_codes), 1)
+    out: dict = {k: v / nq for k, v in sums.items()}
+    out.update({"num_queries": len(q_codes), "queries_without_relevant": len(q_codes) - with_rel})
+    mean = {k: np.broadcast_to(v / max(with_rel, 1), (len(ns) if k.startswith("rank") else bits + 1,)).tolist()
+            for k, v in curve_sums.items()}
+    out["curves"] = {
+        "radius": {"radius": list(range(bits + 1)), "precision": mean["radius_precision"], "recall": mean["radius_recall"]},
+        "rank": {"n": ns.tolist(), "precision": mean["rank_precision"], "recall": mean["rank_recall"]},
+    }
     if per_query:
-        out["ap_stable"] = np.concatenate(stable) if stable else np.zeros(0)
+        out["per_query"] = {k: np.concatenate(v) if v else np.zeros(0) for k, v in per.items()}
     return out
