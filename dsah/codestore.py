@@ -55,6 +55,10 @@ class CodeStore:
     def __len__(self) -> int:
         return len(self.codes)
 
+    def signs(self) -> np.ndarray:
+        """The codes as a {-1, +1} int8 matrix (N, bits)."""
+        return np.unpackbits(self.codes, axis=1, count=self.bits).astype(np.int8) * 2 - 1
+
 
 def save(store: CodeStore, path: str | Path) -> None:
     with atomic_path(path) as tmp:

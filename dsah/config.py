@@ -6,10 +6,10 @@ so a typo in `params.yaml` stops a stage before it writes anything.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DATASETS = ("synthetic", "cub200")
 BACKBONES = ("small_cnn", "resnet18", "resnet50", "vgg16", "alexnet")
@@ -38,6 +38,10 @@ def _number(v: Any) -> Any:
         except ValueError:
             return v
     return v
+
+
+# A float field that also takes what YAML 1.1 reads as an int or a string.
+Float = Annotated[float, BeforeValidator(_number)]
 
 
 class ConfigError(ValueError):
@@ -129,18 +133,13 @@ class TrainParams(_Section):
     epochs: int = Field(10, ge=1)
     classes_per_batch: int = Field(8, ge=2)
     images_per_class: int = Field(4, ge=1)
-    lr: float = Field(2e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
+    lr: Float = Field(2e-3, gt=0)
+    weight_decay: Float = Field(1e-4, ge=0)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
-    quant_weight: float = Field(0.1, ge=0)
+    quant_weight: Float = Field(0.1, ge=0)
     augment: bool = True
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-    @field_validator("lr", "weight_decay", "quant_weight", mode="before")
-    @classmethod
-    def _as_float(cls, v: Any) -> Any:
-        return _number(v)
 
     @field_validator("device")
     @classmethod
@@ -159,25 +158,19 @@ class DsahParams(_Section):
     attention_out_stride: int = Field(8, ge=1)  # small: decoder output stride before upsampling
     attention_norm: Literal["batch", "group", "none"] = "batch"
     attention_pretrained: bool = False
-    init_bias: float = 0.0  # initial map = sigmoid(init_bias) everywhere
-    attention_lr: float = Field(1e-2, gt=0)
+    init_bias: Float = 0.0  # initial map = sigmoid(init_bias) everywhere
+    attention_lr: Float = Field(1e-2, gt=0)
     saliency_loss: Literal["ranking", "distance", "none"] = "distance"
-    margin: float = Field(4.0, ge=0)  # distance: in bits; ranking: in loss units per pair
+    margin: Float = Field(4.0, ge=0)  # distance: in bits; ranking: in loss units per pair
     frozen_norm: Literal["running", "batch"] = "batch"  # the frozen hashing network's BN in step 2
-    step2_semantic_weight: float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2
+    step2_semantic_weight: Float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2
     cross_term: bool = False  # + l(u, v) in the semantic loss of step 1
     alternate: Literal["batch", "epoch"] = "batch"
     attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
     warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
     codes: Literal["salient", "original", "fused"] = "salient"
     regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
-    regularizer_weight: float = Field(0.0, ge=0)
-
-    @field_validator("init_bias", "attention_lr", "margin", "step2_semantic_weight", "regularizer_weight",
-                     mode="before")
-    @classmethod
-    def _as_float(cls, v: Any) -> Any:
-        return _number(v)
+    regularizer_weight: Float = Field(0.0, ge=0)
 
     @field_validator("attention_out_stride")
     @classmethod
@@ -191,13 +184,17 @@ class EvalParams(_Section):
     batch_size: int = Field(256, ge=1)
     # Pointing game on datasets whose parts are points (CUB): a hit is a map peak within a square
     # of this fraction of the image side around a visible part. The synthetic set has a part size.
-    part_box: float = Field(0.125, gt=0, le=1)
+    part_box: Float = Field(0.125, gt=0, le=1)
+    top_k: list[int] = [100]  # cut-offs of mAP@k and NDCG@k
+    precision_at: list[int] = [10, 100]  # N of the reported precision@N
+    radius: int = Field(2, ge=0)  # precision within this Hamming radius (and the share of empty balls)
 
-    @field_validator("part_box", mode="before")
+    @field_validator("top_k", "precision_at")
     @classmethod
-    def _as_float(cls, v: Any) -> Any:
-        return _number(v)
-
+    def _cutoffs(cls, v: list[int]) -> list[int]:
+        if not v or any(k < 1 for k in v) or len(set(v)) != len(v):
+            raise ValueError(f"{v} must be a non-empty list of distinct positive integers")
+        return v
 
 class Params(_Section):
     """The whole `params.yaml`."""

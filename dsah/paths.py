@@ -50,8 +50,17 @@ class Layout:
     def history(self, method: str, bits: int) -> Path:
         return self.run_dir(method, bits) / "history.csv"
 
-    def codes(self, method: str, bits: int) -> Path:
-        return self.root / "codes" / f"{method}-{bits}.npz"
+    def codes(self, method: str, bits: int, role: str) -> Path:
+        """The code store (`dsah.codestore`) of the queries (test split) or the database (train split)."""
+        if role not in ("query", "database"):
+            raise ValueError(f"role must be 'query' or 'database', got {role!r}")
+        return self.root / "codes" / f"{method}-{bits}.{role}.npz"
+
+    def curves(self, kind: str, method: str, bits: int) -> Path:
+        """Precision-recall records by Hamming radius (`kind` "radius") or by rank cut-off ("rank")."""
+        if kind not in ("radius", "rank"):
+            raise ValueError(f"kind must be 'radius' or 'rank', got {kind!r}")
+        return self.root / "curves" / kind / f"{method}-{bits}.json"
 
     def provenance(self, method: str, bits: int) -> Path:
         return self.root / "codes" / f"{method}-{bits}.provenance.json"

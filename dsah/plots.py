@@ -137,3 +137,48 @@ def map_snapshots(images: np.ndarray, epochs: list[int], maps: list[np.ndarray])
         axes[r, 0].set_ylabel(f"epoch {e}", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def pr_curves(curves: dict[str, dict[str, list[dict]]], bits: list[int]):
+    """One row per code length: precision-recall by Hamming radius, by rank, and precision@N."""
+    fig, axes = plt.subplots(len(bits), 3, figsize=(12, 3.1 * len(bits)), squeeze=False)
+    for row, b in zip(axes, bits):
+        for run, c in sorted(curves.items()):
+            if not run.endswith(f"-{b}"):
+                continue
+            name = run[: -len(f"-{b}")]
+            rad, rank = c["radius"], c["rank"]
+            row[0].plot([r["recall"] for r in rad], [r["precision"] for r in rad], ".-", lw=1, ms=3, label=name)
+            row[1].plot([r["recall"] for r in rank], [r["precision"] for r in rank], "-", lw=1.2, label=name)
+            row[2].plot([r["n"] for r in rank], [r["precision"] for r in rank], "-", lw=1.2, label=name)
+        row[0].set(xlabel="recall", ylabel="precision", title=f"{b} bits: PR by Hamming radius")
+        row[1].set(xlabel="recall", ylabel="precision", title=f"{b} bits: PR by rank")
+        row[2].set(xlabel="N (log)", ylabel="precision@N", title=f"{b} bits: precision@N", xscale="log")
+        for ax in row:
+            ax.set_ylim(0, 1.02)
+            ax.grid(alpha=0.3)
+        row[2].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_images: np.ndarray, titles=None):
+    """Each query (left) with its top k: green frame = same class, red = different, distance above."""
+    q, k = hits.indices.shape
+    fig, axes = plt.subplots(q, k + 1, figsize=(1.05 * (k + 1), 1.2 * q), squeeze=False)
+    for i in range(q):
+        axes[i, 0].imshow(query_images[i].transpose(1, 2, 0), interpolation="nearest")
+        axes[i, 0].set_title(titles[i] if titles is not None else "query", fontsize=6)
+        for j in range(k):
+            ax = axes[i, j + 1]
+            ax.imshow(db_images[hits.indices[i, j]].transpose(1, 2, 0), interpolation="nearest")
+            right = bool(np.any(hits.labels[i, j] == query_labels[i]) if np.ndim(query_labels[i]) == 0
+                         else np.any(np.logical_and(hits.labels[i, j], query_labels[i])))
+            ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, lw=3,
+                                   ec="limegreen" if right else "red"))
+            ax.set_title(f"d={hits.distances[i, j]}", fontsize=6)
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig

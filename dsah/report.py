@@ -31,6 +31,43 @@ def histories(layout: Layout, methods: list[str], bits: list[int]) -> dict[str, 
     return out
 
 
+def curves(layout: Layout, methods: list[str], bits: list[int]) -> dict[str, dict[str, list[dict]]]:
+    """The evaluate stage's precision-recall records: {run: {"radius": [...], "rank": [...]}}."""
+    out = {}
+    for m in methods:
+        for b in bits:
+            paths = {kind: layout.curves(kind, m, b) for kind in ("radius", "rank")}
+            if all(p.is_file() for p in paths.values()):
+                out[f"{m}-{b}"] = {kind: json.loads(p.read_text()) for kind, p in paths.items()}
+    return out
+
+
+def metric_table(rows: list[dict], methods: list[str], bits: list[int], keys: list[str]) -> str:
+    """Markdown table: one row per (method, metric), one column per code length, values in %."""
+    by = {(r["method"], r["bits"]): r for r in rows}
+    lines = ["| method | metric | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|---|" + "---:|" * len(bits)]
+    for m in methods:
+        for key in keys:
+            cells = [f"{100 * by[(m, b)][key]:.1f}" if key in by.get((m, b), {}) else "missing" for b in bits]
+            lines.append(f"| {m} | {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def tie_table(rows: list[dict], methods: list[str], bits: list[int]) -> str:
+    """Markdown table of tie-aware mAP with its bounds and the stable-order value, in %."""
+    by = {(r["method"], r["bits"]): r for r in rows}
+    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---:|" * len(bits)]
+    for m in methods:
+        cells = []
+        for b in bits:
+            r = by.get((m, b))
+            cells.append("missing" if r is None else
+                         f"{100 * r['map_tie_aware']:.1f} [{100 * r['map_lower']:.1f}, {100 * r['map_upper']:.1f}] "
+                         f"· stable {100 * r['map_all']:.1f}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def map_table(rows: list[dict], methods: list[str], bits: list[int], key: str = "map_all") -> str:
     """Markdown table: one row per method, one column per code length, values in mAP points (%)."""
     by = {(r["method"], r["bits"]): r for r in rows}

@@ -1,28 +1,70 @@
-"""Encoding a split into relaxed and binary codes with a trained method."""
+"""Encoding images into relaxed and binary codes with a trained method, and query by image."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from dsah.codestore import CodeStore, search
 from dsah.data.batches import Normalizer, box_masks
 from dsah.data.prepared import Split
 from dsah.metrics import sign_codes
 
 
 @torch.no_grad()
-def encode(method, split: Split, meta: dict, batch_size: int = 256) -> np.ndarray:
-    """Relaxed codes (N, K) of every image of `split`, in split order."""
+def encode_images(method, images: np.ndarray, boxes: np.ndarray, meta: dict, batch_size: int = 256) -> np.ndarray:
+    """Relaxed codes (N, K) of uint8 images (N, 3, S, S) with their object boxes (N, 4), in order."""
     method.train(False)
     norm = Normalizer(meta["mean"], meta["std"])
-    size = split.images.shape[-1]
+    size = images.shape[-1]
     out = []
-    for s in range(0, len(split), batch_size):
-        x = norm(torch.from_numpy(split.images[s : s + batch_size]))
-        m = box_masks(torch.from_numpy(split.boxes[s : s + batch_size]).float(), size)
+    for s in range(0, len(images), batch_size):
+        x = norm(torch.from_numpy(images[s : s + batch_size]))
+        m = box_masks(torch.from_numpy(boxes[s : s + batch_size]).float(), size)
         x = x.to(method.device).contiguous(memory_format=torch.channels_last)  # as in training
         out.append(method.encode(x, m.to(method.device)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, method.bits), dtype=np.float32)
 
 
+def encode(method, split: Split, meta: dict, batch_size: int = 256) -> np.ndarray:
+    """Relaxed codes (N, K) of every image of `split`, in split order."""
+    return encode_images(method, split.images, split.boxes, meta, batch_size)
+
+
 def binary_codes(method, split: Split, meta: dict, batch_size: int = 256) -> np.ndarray:
     return sign_codes(encode(method, split, meta, batch_size))
+
+
+@dataclass(frozen=True)
+class Hits:
+    """The top k of each query: (Q, k) arrays, nearest first, ties in store order (stable engine)."""
+
+    distances: np.ndarray
+    indices: np.ndarray  # rows of the code store
+    ids: np.ndarray  # image ids of the store
+    labels: np.ndarray  # labels of the store, (Q, k) or (Q, k, C)
+    codes: np.ndarray  # the queries' {-1, +1} codes
+
+
+def query_by_image(method, images: np.ndarray, store: CodeStore, meta: dict, k: int = 10,
+                   boxes: np.ndarray | None = None, engine: str = "stable", batch_size: int = 256) -> Hits:
+    """Encode query images (uint8, (3, S, S) or (N, 3, S, S), at the prepared size) and search `store`.
+
+    Boxes matter only to methods that use them at query time (the oracle); without them the whole
+    image is the box.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    size = meta["image_size"]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (3, size, size):
+        raise ValueError(f"query images must be uint8 (N, 3, {size}, {size}) like the prepared data, "
+                         f"got {images.dtype} {images.shape}")
+    if method.bits != store.bits:
+        raise ValueError(f"the method makes {method.bits}-bit codes, the store holds {store.bits}-bit codes")
+    if boxes is None:
+        boxes = np.tile(np.array([0, 0, size, size], dtype=np.float32), (len(images), 1))
+    codes = sign_codes(encode_images(method, images, np.asarray(boxes), meta, batch_size))
+    dist, idx = search(store, codes, k, engine=engine)
+    return Hits(dist, idx, store.ids[idx], store.labels[idx], codes)

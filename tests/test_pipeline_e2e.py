@@ -66,6 +66,10 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
         assert {"dataset", "method", "bits", "map_all"} <= m.keys()
         assert m["dataset"] == "synthetic" and 0 <= m["map_all"] <= 1 and m["profile"] == "fast"
         assert ("pointing_game" in m) == (r in attention)
+        assert m["map_lower"] <= m["map_tie_aware"] <= m["map_upper"] and "precision_h2" in m
+        for kind in ("radius", "rank"):
+            assert json.loads((repo / "curves" / kind / f"{r}.json").read_text())[-1]["recall"] > 0.99
+        assert (repo / "codes" / f"{r}.database.npz").is_file()
         assert (repo / "runs" / r / "history.csv").read_text().startswith("epoch,")
         assert (repo / "reports" / "notebooks" / "train" / f"{r}.ipynb").is_file()
     for r in attention:
@@ -73,7 +77,10 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
         assert 0 <= m["pointing_game"] <= 1 and 0 < m["pointing_chance"] < 1
     assert (repo / "reports" / "report.html").stat().st_size > 10_000
     shown = sh(["dvc", "metrics", "show"], repo, env)
-    assert "map_all" in shown and "pointing_game" in shown
+    assert "map_all" in shown and "pointing_game" in shown and "map_tie_aware" in shown
+    (repo / ".scratch").mkdir(exist_ok=True)
+    plotted = sh(["dvc", "plots", "show", "curves/radius", "-o", str(repo / ".scratch" / "plots")], repo, env)
+    assert (repo / ".scratch" / "plots" / "index.html").is_file(), plotted
 
     again = sh(["dvc", "repro"], repo, env)
     assert ran(again) == set() and "Data and pipelines are up to date" in again

@@ -1,16 +1,25 @@
-"""Evaluate stage: encode queries (test split) and database (train split), Hamming ranking, mAP."""
+"""Evaluate stage: encode queries (test split) and database (train split); the Hamming-ranking metric
+suite (`dsah.hamming`), precision-recall curves, code stores, saliency scores."""
 from __future__ import annotations
 
 import numpy as np
 
 import torch
 
-from dsah import config, metrics, provenance, saliency
+from dsah import codestore, config, hamming, metrics, provenance, saliency
 from dsah.data import prepared
-from dsah.io import atomic_path, write_json
+from dsah.io import write_json
 from dsah.paths import Layout
 from dsah.retrieval import binary_codes
 from dsah.stages.train import load_method
+
+
+# Stated in every metrics file (the definitions are in dsah.hamming).
+CONVENTIONS = {
+    "tie_order": "stable (database order) for map_all, map_at_k, ndcg_at_k",
+    "map_at_k_divides_by": "relevant items within the top k",
+    "empty_queries": "scored 0 and counted",
+}
 
 
 def test_maps(method, data, batch_size: int = 256, indices=None) -> np.ndarray:
@@ -53,20 +62,21 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
     m, ckpt = load_method(params, layout, method, bits, params.train.device)
     q = binary_codes(m, data.test, data.meta, params.eval.batch_size)
     db = binary_codes(m, data.train, data.meta, params.eval.batch_size)
-    res = metrics.mean_average_precision(q, db, data.test.labels, data.train.labels)
+    ev = params.eval
+    res = hamming.suite(q, db, data.test.labels, data.train.labels, top_k=ev.top_k, precision_n=ev.precision_at,
+                        radius=ev.radius)
+    curves = res.pop("curves")
     sal = saliency_scores(m, data, params)
     out = {
         "dataset": data.meta["dataset"],
         "method": method,
         "bits": bits,
-        "map_all": res.map,
+        **res,
         "chance_map": metrics.chance_map(data.test.labels, data.train.labels),
-        "num_queries": res.num_queries,
         "num_database": int(len(db)),
         "num_classes": data.num_classes,
-        "queries_without_relevant": res.num_without_relevant,
         **sal,
-        "tie_order": "database order (stable sort)",
+        **CONVENTIONS,
         "epochs": len(ckpt["history"]),
         "train_seconds": ckpt["train_seconds"],
         "profile": params.profile,
@@ -80,10 +90,12 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "trained_with": ckpt["provenance"],
         "evaluated_with": provenance.record(layout.root, params),
     })
-    with atomic_path(layout.codes(method, bits)) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, query=q, database=db, query_labels=data.test.labels, database_labels=data.train.labels,
-                     query_ids=data.test.ids, database_ids=data.train.ids)
+    codestore.save(codestore.CodeStore.from_codes(q, data.test.labels, data.test.ids), layout.codes(method, bits, "query"))
+    codestore.save(codestore.CodeStore.from_codes(db, data.train.labels, data.train.ids),
+                   layout.codes(method, bits, "database"))
+    for kind, c in curves.items():  # dvc plots: lists of records
+        keys = list(c)
+        write_json(layout.curves(kind, method, bits), [dict(zip(keys, vals)) for vals in zip(*c.values())])
     write_json(layout.metrics(method, bits), out)
     return out
 
@@ -95,7 +107,8 @@ def run_all(params, layout: Layout, methods: list[str] | None = None, log=print)
     for method in params.all_methods if methods is None else methods:
         for bits in params.bits:
             row = run(params, layout, method, bits, data)
-            shown = f"mAP@all {100 * row['map_all']:.1f}"
+            shown = (f"mAP@all {100 * row['map_all']:.1f} (tie-aware {100 * row['map_tie_aware']:.1f}, "
+                     f"bounds {100 * row['map_lower']:.1f}-{100 * row['map_upper']:.1f})")
             if "pointing_game" in row:
                 shown += f", pointing game {row['pointing_game']:.3f} (chance {row['pointing_chance']:.3f})"
             log(f"{method}-{bits}: {shown}")
