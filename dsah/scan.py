@@ -1,10 +1,10 @@
 """Compiled scans of the database, one query at a time (numba; the hot loops of `dsah.hamming`).
 
-Ranking a database by Hamming distance needs no sort: distances are integers 0..K, so one pass counts
-the items at each distance, and a second pass in database order gives every item its rank in the
-stable order (ties in database order) from those counts — rank = items at smaller distances + items
-at the same distance seen so far + 1. Both passes are O(N) with K + 1 counters; queries run in
-parallel threads; memory is one uint8 distance per database item per thread.
+Ranking a database by Hamming distance needs no sort: distances are integers 0..K, so one pass in
+database order counts the items at each distance and gives every relevant item its rank in the
+stable order (ties in database order) — rank = items at smaller distances (known when the pass ends)
++ items at the same distance seen so far + 1. O(N) per query with K + 1 counters; queries run in
+parallel threads; memory per thread is a few integers per relevant item.
 
 Codes come as uint64 words (`dsah.hamming.words`); labels as uint64 words too: a class index in one
 word (relevant = equal, gain 1) or multi-hot rows packed as bits (relevant = a shared label, gain =
@@ -24,6 +24,9 @@ def _popcount(typingctx, x):
         return builder.ctpop(args[0])
 
     return types.int64(types.uint64), codegen
+
+
+LANES = 4  # a power of two
 
 
 @njit(inline="always")
@@ -59,44 +62,56 @@ def rank_scan(qw, dbw, ql, dl, multilabel, bits, ks, max_gain):
     ap_k = np.zeros((nq, nk))
     ndcg_k = np.zeros((nq, nk))
     for a in prange(nq):
-        dist = np.empty(n, np.uint8)
+        # One pass in database order. A relevant item's rank in the stable order is (items at smaller
+        # distances) + (items at its distance seen so far) + 1; the second term is known when the item
+        # is met, the first once the pass ends, so relevant items are noted and ranked afterwards.
+        lanes = np.zeros((LANES, bits + 1), np.int64)  # counts by distance, split over lanes so that
+        rel = np.zeros(bits + 1, np.int64)  # runs of equal distances do not wait on one counter
         by_gain = np.zeros(max_gain + 1, np.int64)
-        tot = np.zeros(bits + 1, np.int64)  # local counters: no aliasing with the shared outputs
-        rel = np.zeros(bits + 1, np.int64)
+        note_d = np.empty(n, np.int64)
+        note_seen = np.empty(n, np.int64)
+        note_rel = np.empty(n, np.int64)
+        note_g = np.empty(n, np.int64)
+        r = 0
         for i in range(n):
             d = _distance(qw, dbw, a, i)
             g = _gain(ql, dl, a, i, multilabel)
-            dist[i] = d
-            tot[d] += 1
-            rel[d] += g > 0
-            by_gain[g] += 1
+            if g > 0:
+                seen = 0
+                for lane in range(LANES):
+                    seen += lanes[lane, d]
+                note_d[r], note_seen[r], note_rel[r], note_g[r] = d, seen, rel[d], g
+                r += 1
+                rel[d] += 1
+                by_gain[g] += 1
+            lanes[i & (LANES - 1), d] += 1
+        by_gain[0] = n - r
         start_all = np.zeros(bits + 1, np.int64)
         start_rel = np.zeros(bits + 1, np.int64)
         for d in range(bits + 1):
-            rel_at[a, d], tot_at[a, d] = rel[d], tot[d]
-            if d > 0:
-                start_all[d] = start_all[d - 1] + tot[d - 1]
-                start_rel[d] = start_rel[d - 1] + rel[d - 1]
+            tot = 0
+            for lane in range(LANES):
+                tot += lanes[lane, d]
+            rel_at[a, d], tot_at[a, d] = rel[d], tot
+            if d < bits:
+                start_all[d + 1] = start_all[d] + tot
+                start_rel[d + 1] = start_rel[d] + rel[d]
         hits_k = np.zeros(nk, np.int64)
         prec_k = np.zeros(nk)
         dcg_k = np.zeros(nk)
         prec_sum = 0.0
-        for i in range(n):  # database order: start_* become "seen so far" counters
-            d = dist[i]
-            start_all[d] += 1
-            g = _gain(ql, dl, a, i, multilabel)
-            if g > 0:
-                start_rel[d] += 1
-                p = start_rel[d] / start_all[d]
-                prec_sum += p
-                for j in range(nk):
-                    if start_all[d] <= ks[j]:
-                        hits_k[j] += 1
-                        prec_k[j] += p
-                        dcg_k[j] += g / np.log2(start_all[d] + 1.0)
-        n_rel = n - by_gain[0]
-        if n_rel > 0:
-            ap[a] = prec_sum / n_rel
+        for t in range(r):
+            d = note_d[t]
+            rank = start_all[d] + note_seen[t] + 1
+            p = (start_rel[d] + note_rel[t] + 1) / rank
+            prec_sum += p
+            for j in range(nk):
+                if rank <= ks[j]:
+                    hits_k[j] += 1
+                    prec_k[j] += p
+                    dcg_k[j] += note_g[t] / np.log2(rank + 1.0)
+        if r > 0:
+            ap[a] = prec_sum / r
         for j in range(nk):
             if hits_k[j] > 0:
                 ap_k[a, j] = prec_k[j] / hits_k[j]
