@@ -122,6 +122,19 @@ def test_tie_aware_ap_is_the_mean_over_every_tie_order_and_lies_between_the_boun
     assert got["lower"][0] - 1e-12 <= got["tie_aware"][0] <= got["upper"][0] + 1e-12
 
 
+def test_tie_aware_ap_matches_the_mean_over_random_tie_orders_at_12_bits():
+    rng = np.random.default_rng(7)
+    qc, dbc, ql, dl = _random_case(rng, 3, 400, 12, 4)  # 400 items on 13 distances: large ties
+    sc = hamming.scan_queries(qc, dbc, ql, dl)
+    got = hamming.ap_from_histograms(sc["rel_at"], sc["irr_at"])
+    d, rel = metrics.hamming(qc, dbc), metrics.relevance(ql, dl)
+    for i in range(3):
+        # random order within ties: sort by (distance, random key)
+        aps = np.array([_ap(rel[i][np.lexsort((rng.random(400), d[i]))]) for _ in range(3000)])
+        assert abs(got["tie_aware"][i] - aps.mean()) < 4 * aps.std() / np.sqrt(len(aps)) + 1e-12
+        assert got["lower"][i] <= aps.min() and aps.max() <= got["upper"][i]
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 7), k=st.integers(1, 7))
 def test_tie_aware_precision_at_n_is_the_mean_over_every_tie_order(seed, n, k):
