@@ -40,8 +40,9 @@ def holdout_split(data, share: float):
     import numpy as np
 
     from dsah.data.prepared import Prepared, Split
+    from dsah.data.records import first_label
 
-    labels = data.train.labels
+    labels = first_label(data.train.labels)
     held = np.zeros(len(labels), dtype=bool)
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         data = holdout_split(data, args.holdout)  # data.test = the held-out validation queries
     res = train(params, args.method, args.bits, data)
     q = binary_codes(res.method, data.test, data.meta, params.eval.batch_size)
-    db = binary_codes(res.method, data.train, data.meta, params.eval.batch_size)
-    m = metrics.mean_average_precision(q, db, data.test.labels, data.train.labels).map
+    db = binary_codes(res.method, data.db, data.meta, params.eval.batch_size)
+    m = metrics.mean_average_precision(q, db, data.test.labels, data.db.labels).map
     split = f"validation ({args.holdout:g} of train)" if args.holdout else "test"
     line = (f"RESULT {args.method}-{args.bits} {' '.join(args.overrides) or '(params.yaml)'}: "
             f"{split} mAP@all {100 * m:.1f}")

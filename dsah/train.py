@@ -12,6 +12,7 @@ import torch
 from dsah import methods
 from dsah.data.batches import BalancedBatches, Normalizer, box_masks, random_shift
 from dsah.data.prepared import Prepared
+from dsah.data.records import first_label
 
 MAX_SHIFT = 4  # pixels of random translation when train.augment is on
 
@@ -52,7 +53,8 @@ def snapshot_epochs(epochs: int) -> set[int]:
 
 def probe_indices(labels: np.ndarray, n: int = PROBE_CLASSES) -> list[int]:
     """The first training image of each of the first `n` classes (in label order)."""
-    return [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)[:n]]
+    labels = first_label(labels)
+    return [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels[labels >= 0])[:n]]
 
 
 def _print(line: str) -> None:

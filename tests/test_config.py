@@ -48,25 +48,19 @@ def test_negative_learning_rate(raw):
     assert error_of(raw) == "params.yaml: train.lr = -0.001: Input should be greater than 0"
 
 
-def test_missing_dataset_root(raw, tmp_path):
+def test_real_dataset_root_defaults_to_data_raw(raw, tmp_path):
     raw["data"]["name"] = "cub200"
-    raw["data"]["root"] = str(tmp_path / "nowhere")
-    assert error_of(raw) == (
-        f"params.yaml: data.root = '{tmp_path / 'nowhere'}': folder does not exist; "
-        "put the extracted cub200 dataset there or fix data.root"
-    )
-
-
-def test_existing_dataset_root_is_accepted(raw, tmp_path):
-    raw["data"]["name"] = "cub200"
+    assert config.parse(raw).data.source == "data/raw/cub200"
     raw["data"]["root"] = str(tmp_path)
-    assert config.parse(raw).data.root == str(tmp_path)
+    assert config.parse(raw).data.source == str(tmp_path)
 
 
 @pytest.mark.parametrize(
     "path, value, expected",
     [
-        (("data", "name"), "imagenet", "unknown dataset 'imagenet'; allowed: synthetic, cub200"),
+        (("data", "name"), "imagenet", "unknown dataset 'imagenet'; allowed: synthetic, cub200, stanford_dogs"),
+        (("data", "protocol"), "dpsh", "protocol='dpsh' applies to cifar10 only, not synthetic"),
+        (("data", "flowers17_split"), 4, "Input should be less than or equal to 3"),
         (("methods",), ["hash_only", "dpsh2"], "unknown method 'dpsh2'; allowed here: hash_only, oracle_mask"),
         (("methods",), ["hash_only", "dsah"], "unknown method 'dsah' (dsah belongs in attention_methods)"),
         (("attention_methods",), ["hash_only"], "(hash_only belongs in methods); allowed here: dsah, dsah_nosal"),
@@ -138,3 +132,15 @@ def test_relative_dataset_root_is_relative_to_the_repository(raw, monkeypatch, t
     raw["data"]["root"] = ".scratch"
     monkeypatch.chdir(ROOT / "notebooks")  # where nbval and Jupyter run a notebook
     assert config.parse(raw).data.root == ".scratch"
+
+
+def test_every_profile_is_valid():
+    from tests.conftest import ROOT
+
+    files = sorted((ROOT / "profiles").glob("*.yaml"))
+    assert len(files) >= 7
+    for f in files:
+        p = config.load(f)
+        if f.stem.startswith("paper_"):
+            assert p.data.image_size == 224 and p.model.pretrained and p.bits == [12, 24, 32, 48]
+            assert p.data.name == f.stem.removeprefix("paper_") and p.profile == f.stem

@@ -49,7 +49,7 @@ def test_joins_on_image_id_not_line_order(mini_cub):
         rel, cls, train, *_ = files[int(i)]
         assert rec.paths[n] == rec.root / "images" / rel
         assert rec.labels[n] == cls - 1  # 1-based in the files, 0-based here
-        assert rec.is_train[n] == bool(train)
+        assert rec.train[n] == bool(train) and rec.query[n] != bool(train)
         assert rec.boxes[n].tolist() == [float(i), 2.0, 10.0, 8.0]
         assert rec.part_locs[n, 1].tolist() == [20.0, float(i), 0.0]
     assert rec.class_names[1] == "002.Laysan_Albatross"
@@ -106,7 +106,7 @@ def test_missing_and_unreadable_images_name_the_file(mini_cub):
     with pytest.raises(DatasetError, match=r"Sooty_0001.png: unreadable image"):
         prepared.from_records(cub.load(top), 16, "cub200")
     (root / "images" / files[5][0]).unlink()
-    with pytest.raises(DatasetError, match=r"Sooty_0001.png: image listed in images.txt is missing"):
+    with pytest.raises(DatasetError, match=r"Sooty_0001.png: image listed in the dataset.s index is missing"):
         prepared.from_records(cub.load(top), 16, "cub200")
 
 

@@ -68,3 +68,25 @@ def test_pretrained_weights_from_an_explicit_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DSAH_WEIGHTS_RESNET18", str(tmp_path / "w.pth"))
     net = HashingNetwork(12, "resnet18", pretrained=True)
     assert torch.equal(net.backbone.net.conv1.weight, ref.conv1.weight)
+
+
+def test_weights_load_tensors_only_and_name_a_bad_file(tmp_path, monkeypatch):
+    import os
+
+    # a pickled reference to an arbitrary callable: refused by weights_only
+    torch.save({"conv1.weight": os.getcwd}, tmp_path / "evil.pth")
+    monkeypatch.setenv("DSAH_WEIGHTS_RESNET18", str(tmp_path / "evil.pth"))
+    with pytest.raises(ValueError, match=r"evil.pth: not a loadable resnet18 state dict"):
+        load_pretrained("resnet18")
+    (tmp_path / "cut.pth").write_bytes(b"PK\x03\x04 truncated")
+    monkeypatch.setenv("DSAH_WEIGHTS_RESNET18", str(tmp_path / "cut.pth"))
+    with pytest.raises(ValueError, match=r"cut.pth: not a loadable resnet18 state dict"):
+        load_pretrained("resnet18")
+
+
+def test_flop_count_of_a_training_step(fast_params):
+    from dsah.gpu_estimate import step_flops
+
+    base_train, base_enc = step_flops(fast_params, "hash_only", 12)
+    dsah_train, dsah_enc = step_flops(fast_params, "dsah", 12)
+    assert 0 < base_enc < base_train < dsah_train  # a step costs more than encoding; DSaH runs two networks

@@ -27,8 +27,8 @@ def test_layout_is_cub(tiny_synthetic):
     rec = cub.load(root)
     n = p.num_classes * (p.train_per_class + p.test_per_class)
     assert len(rec) == n
-    assert rec.is_train.sum() == p.num_classes * p.train_per_class
-    assert np.bincount(rec.labels[rec.is_train]).tolist() == [p.train_per_class] * p.num_classes
+    assert rec.train.sum() == p.num_classes * p.train_per_class
+    assert np.bincount(rec.labels[rec.train]).tolist() == [p.train_per_class] * p.num_classes
     assert all(path.is_file() for path in rec.paths)
     assert rec.class_names[0] == "001.Synthetic_001"
     assert rec.part_names == list(synthetic.PART_NAMES)

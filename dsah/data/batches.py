@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dsah.data.records import first_label
+
 
 class Normalizer:
     """Per-channel (x/255 - mean) / std with the training split's statistics, so 0 = the dataset mean."""
@@ -54,11 +56,13 @@ class BalancedBatches:
     """Class-balanced batches: P classes x K images per class, drawn from a seeded generator.
 
     One epoch holds len(labels) // (P * K) batches. Fine-grained sets have many classes, so random
-    batches would hold almost no similar pairs for the pairwise loss.
+    batches would hold almost no similar pairs for the pairwise loss. Multi-hot rows are grouped by
+    their first label (images without any label are never drawn).
     """
 
     def __init__(self, labels: np.ndarray, classes_per_batch: int, images_per_class: int, seed: int):
-        self.by_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+        labels = first_label(labels)
+        self.by_class = [np.flatnonzero(labels == c) for c in np.unique(labels[labels >= 0])]
         self.p = min(classes_per_batch, len(self.by_class))
         self.k = images_per_class
         self.n_batches = max(1, len(labels) // (self.p * self.k))

@@ -7,32 +7,13 @@ may be given as the root.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from dsah.data.records import DatasetError, Records, split_sets
+
 REQUIRED = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt")
-
-
-class DatasetError(ValueError):
-    """Data on disk that does not match the expected layout; the message names the file."""
-
-
-@dataclass(frozen=True)
-class CubRecords:
-    root: Path
-    ids: np.ndarray  # (N,) 1-based image ids, ascending
-    paths: list[Path]  # absolute image paths
-    labels: np.ndarray  # (N,) 0-based class index
-    is_train: np.ndarray  # (N,) bool
-    boxes: np.ndarray  # (N, 4) x, y, w, h in pixels; NaN when bounding_boxes.txt is absent
-    part_locs: np.ndarray  # (N, P, 3) x, y, visible; P = 0 when parts/ is absent
-    class_names: list[str]
-    part_names: list[str]
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 def find_root(root: str | Path) -> Path:
@@ -72,7 +53,7 @@ def _float(v: str) -> float:
     return float(v)
 
 
-def load(root: str | Path) -> CubRecords:
+def load(root: str | Path) -> Records:
     """Read the index files of a CUB-style folder (images are not opened here)."""
     root = find_root(root)
     images = _table(root / "images.txt", 2, (int, str))
@@ -116,12 +97,12 @@ def load(root: str | Path) -> CubRecords:
             if i in index and 1 <= k <= len(part_names):
                 part_locs[index[i], k - 1] = (float(f[2]), float(f[3]), float(f[4]))
 
-    return CubRecords(
-        root=root,
+    return split_sets(
+        root,
+        flags.astype(bool),
         ids=ids,
         paths=[root / "images" / images[i][0] for i in ids],
         labels=lab.astype(np.int64),
-        is_train=flags.astype(bool),
         boxes=boxes,
         part_locs=part_locs,
         class_names=[classes[k][0] for k in class_ids],

@@ -30,4 +30,7 @@ def load_pretrained(name: str) -> dict:
             f"{cache_dir()}, or point DSAH_WEIGHTS_{name.upper()} at the file, or set model.pretrained: false "
             "to train from scratch."
         )
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:  # weights_only: a state dict of tensors, never arbitrary pickled objects
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for foreign or truncated files
+        raise ValueError(f"{path}: not a loadable {name} state dict ({type(err).__name__}: {str(err)[:200]})") from None

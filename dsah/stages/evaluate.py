@@ -1,4 +1,4 @@
-"""Evaluate stage: encode queries (test split) and database (train split); the Hamming-ranking metric
+"""Evaluate stage: encode queries (test split) and database (train split, or the protocol's own); the Hamming-ranking metric
 suite (`dsah.hamming`), precision-recall curves, code stores, saliency scores."""
 from __future__ import annotations
 
@@ -61,9 +61,9 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
     data = prepared.load(layout.tensors) if data is None else data
     m, ckpt = load_method(params, layout, method, bits, params.train.device)
     q = binary_codes(m, data.test, data.meta, params.eval.batch_size)
-    db = binary_codes(m, data.train, data.meta, params.eval.batch_size)
+    db = binary_codes(m, data.db, data.meta, params.eval.batch_size)
     ev = params.eval
-    res = hamming.suite(q, db, data.test.labels, data.train.labels, top_k=ev.top_k, precision_n=ev.precision_at,
+    res = hamming.suite(q, db, data.test.labels, data.db.labels, top_k=ev.top_k, precision_n=ev.precision_at,
                         radius=ev.radius)
     curves = res.pop("curves")
     sal = saliency_scores(m, data, params)
@@ -72,7 +72,7 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "method": method,
         "bits": bits,
         **res,
-        "chance_map": metrics.chance_map(data.test.labels, data.train.labels),
+        "chance_map": metrics.chance_map(data.test.labels, data.db.labels),
         "num_database": int(len(db)),
         "num_classes": data.num_classes,
         **sal,
@@ -91,7 +91,7 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "evaluated_with": provenance.record(layout.root, params),
     })
     codestore.save(codestore.CodeStore.from_codes(q, data.test.labels, data.test.ids), layout.codes(method, bits, "query"))
-    codestore.save(codestore.CodeStore.from_codes(db, data.train.labels, data.train.ids),
+    codestore.save(codestore.CodeStore.from_codes(db, data.db.labels, data.db.ids),
                    layout.codes(method, bits, "database"))
     for kind, c in curves.items():  # dvc plots: lists of records
         keys = list(c)

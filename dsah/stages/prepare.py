@@ -1,7 +1,7 @@
 """Prepare stage: generate (synthetic) or read (real) a dataset and store its decoded splits."""
 from __future__ import annotations
 
-from dsah.data import cub, prepared, synthetic
+from dsah.data import cub, prepared, sources, synthetic
 from dsah.paths import Layout, resolve
 
 
@@ -12,10 +12,12 @@ def run(params, layout: Layout, log=print) -> prepared.Prepared:
         log(f"generating the synthetic dataset into {layout.synthetic}")
         root = synthetic.generate(layout.synthetic, d.synthetic)
         part_size = d.synthetic.part_size - d.synthetic.part_size % synthetic.GRID
-    else:
-        root = resolve(d.root)
-    records = cub.load(root)
+        records = cub.load(root)
+    else:  # checks official files, extracts archives; never downloads
+        records = sources.load(d.name, resolve(d.source), d)
     log(f"read {len(records)} images of {len(records.class_names)} classes from {records.root}")
+    log(f"protocol: {records.protocol}: {records.train.sum()} training, {records.query.sum()} query, "
+        f"{records.database.sum()} database images")
     prep = prepared.from_records(records, d.image_size, d.name, part_size)
     prepared.save(prep, layout.tensors)
     log(f"wrote {layout.tensors}: {len(prep.train)} train/database, {len(prep.test)} test/query images")
