@@ -165,10 +165,11 @@ def pr_curves(curves: dict[str, dict[str, list[dict]]], bits: list[int]):
 def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_images: np.ndarray, titles=None):
     """Each query (left) with its top k: green frame = same class, red = different, distance above."""
     q, k = hits.indices.shape
-    fig, axes = plt.subplots(q, k + 1, figsize=(1.05 * (k + 1), 1.2 * q), squeeze=False)
+    # small and at a low dpi: the report is tracked by git, and thumbnails need no more
+    fig, axes = plt.subplots(q, k + 1, figsize=(0.8 * (k + 1), 0.92 * q), squeeze=False, dpi=60)
     for i in range(q):
         axes[i, 0].imshow(query_images[i].transpose(1, 2, 0), interpolation="nearest")
-        axes[i, 0].set_title(titles[i] if titles is not None else "query", fontsize=6)
+        axes[i, 0].set_title(titles[i] if titles is not None else "query", fontsize=5)
         for j in range(k):
             ax = axes[i, j + 1]
             ax.imshow(db_images[hits.indices[i, j]].transpose(1, 2, 0), interpolation="nearest")
@@ -176,7 +177,7 @@ def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_
                          else np.any(np.logical_and(hits.labels[i, j], query_labels[i])))
             ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, lw=3,
                                    ec="limegreen" if right else "red"))
-            ax.set_title(f"d={hits.distances[i, j]}", fontsize=6)
+            ax.set_title(f"d={hits.distances[i, j]}", fontsize=5)
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
