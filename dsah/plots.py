@@ -141,7 +141,7 @@ def map_snapshots(images: np.ndarray, epochs: list[int], maps: list[np.ndarray])
 
 def pr_curves(curves: dict[str, dict[str, list[dict]]], bits: list[int]):
     """One row per code length: precision-recall by Hamming radius, by rank, and precision@N."""
-    fig, axes = plt.subplots(len(bits), 3, figsize=(12, 3.1 * len(bits)), squeeze=False)
+    fig, axes = plt.subplots(len(bits), 3, figsize=(12, 3.1 * len(bits)), squeeze=False, dpi=72)
     for row, b in zip(axes, bits):
         for run, c in sorted(curves.items()):
             if not run.endswith(f"-{b}"):
@@ -166,10 +166,10 @@ def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_
     """Each query (left) with its top k: green frame = same class, red = different, distance above."""
     q, k = hits.indices.shape
     # small and at a low dpi: the report is tracked by git, and thumbnails need no more
-    fig, axes = plt.subplots(q, k + 1, figsize=(0.8 * (k + 1), 0.92 * q), squeeze=False, dpi=60)
+    fig, axes = plt.subplots(q, k + 1, figsize=(0.8 * (k + 1), 0.92 * q), squeeze=False, dpi=80)
     for i in range(q):
         axes[i, 0].imshow(query_images[i].transpose(1, 2, 0), interpolation="nearest")
-        axes[i, 0].set_title(titles[i] if titles is not None else "query", fontsize=5)
+        axes[i, 0].set_title(titles[i] if titles is not None else "query", fontsize=6)
         for j in range(k):
             ax = axes[i, j + 1]
             ax.imshow(db_images[hits.indices[i, j]].transpose(1, 2, 0), interpolation="nearest")
@@ -177,7 +177,7 @@ def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_
                          else np.any(np.logical_and(hits.labels[i, j], query_labels[i])))
             ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, lw=3,
                                    ec="limegreen" if right else "red"))
-            ax.set_title(f"d={hits.distances[i, j]}", fontsize=5)
+            ax.set_title(f"d={hits.distances[i, j]}", fontsize=6)
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
