@@ -165,6 +165,7 @@ def pr_curves(curves: dict[str, dict[str, list[dict]]], bits: list[int]):
 def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_images: np.ndarray, titles=None):
     """Each query (left) with its top k: green frame = same class, red = different, distance above."""
     q, k = hits.indices.shape
+    right = hits.relevant(query_labels)
     # small and at a low dpi: the report is tracked by git, and thumbnails need no more
     fig, axes = plt.subplots(q, k + 1, figsize=(0.8 * (k + 1), 0.92 * q), squeeze=False, dpi=80)
     for i in range(q):
@@ -173,10 +174,8 @@ def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_
         for j in range(k):
             ax = axes[i, j + 1]
             ax.imshow(db_images[hits.indices[i, j]].transpose(1, 2, 0), interpolation="nearest")
-            right = bool(np.any(hits.labels[i, j] == query_labels[i]) if np.ndim(query_labels[i]) == 0
-                         else np.any(np.logical_and(hits.labels[i, j], query_labels[i])))
             ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, lw=3,
-                                   ec="limegreen" if right else "red"))
+                                   ec="limegreen" if right[i, j] else "red"))
             ax.set_title(f"d={hits.distances[i, j]}", fontsize=6)
         for ax in axes[i]:
             ax.set_xticks([])

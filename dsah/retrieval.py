@@ -46,6 +46,13 @@ class Hits:
     labels: np.ndarray  # labels of the store, (Q, k) or (Q, k, C)
     codes: np.ndarray  # the queries' {-1, +1} codes
 
+    def relevant(self, query_labels: np.ndarray) -> np.ndarray:
+        """(Q, k) bool: same class, or at least one shared label for multi-hot rows."""
+        q = np.asarray(query_labels)
+        if q.ndim == 1:
+            return self.labels == q[:, None]
+        return np.logical_and(self.labels, q[:, None, :]).any(axis=2)
+
 
 def query_by_image(method, images: np.ndarray, store: CodeStore, meta: dict, k: int = 10,
                    boxes: np.ndarray | None = None, engine: str = "stable", batch_size: int = 256) -> Hits:

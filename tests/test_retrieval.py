@@ -1,4 +1,5 @@
 """The evaluate stage's outputs (metric suite, curves, code stores) and query by image, on a tiny run."""
+import dataclasses
 import json
 
 import numpy as np
@@ -58,6 +59,9 @@ def test_query_by_image_equals_searching_the_encoded_test_split(evaluated):
     assert np.array_equal(hits.indices, idx) and np.array_equal(hits.distances, dist)
     assert np.array_equal(hits.ids, data.train.ids[idx]) and np.array_equal(hits.labels, data.train.labels[idx])
     assert np.array_equal(hits.distances, np.sort(metrics.hamming(codes, store.signs()), axis=1)[:, :7])
+    assert np.array_equal(hits.relevant(data.test.labels[:5]), data.train.labels[idx] == data.test.labels[:5, None])
+    multi = dataclasses.replace(hits, labels=np.eye(4, dtype=int)[np.zeros((5, 7), int)])  # every hit: label 0
+    assert multi.relevant(np.eye(4, dtype=int)[[0, 1, 0, 2, 3]]).all(axis=1).tolist() == [True, False, True, False, False]
     one = query_by_image(method, data.test.images[0], store, data.meta, k=3)  # a single image, no box
     assert one.indices.shape == (1, 3)
     plots.retrieval_grid(data.test.images[:5], data.test.labels[:5], hits, data.train.images)
