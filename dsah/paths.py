@@ -39,7 +39,7 @@ class Layout:
 
     @property
     def tensors(self) -> Path:
-        return self.prepared / "tensors.npz"
+        return self.prepared / "tensors"
 
     def run_dir(self, method: str, bits: int) -> Path:
         return self.root / "runs" / f"{method}-{bits}"

@@ -20,7 +20,7 @@ def encode_images(method, images: np.ndarray, boxes: np.ndarray, meta: dict, bat
     size = images.shape[-1]
     out = []
     for s in range(0, len(images), batch_size):
-        x = norm(torch.from_numpy(images[s : s + batch_size]))
+        x = norm(torch.from_numpy(np.array(images[s : s + batch_size])))  # a copy: the store is read-only
         m = box_masks(torch.from_numpy(boxes[s : s + batch_size]).float(), size)
         x = x.to(method.device).contiguous(memory_format=torch.channels_last)  # as in training
         out.append(method.encode(x, m.to(method.device)).float().cpu().numpy())

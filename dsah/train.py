@@ -72,7 +72,7 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     for module in method.modules().values():
         module.to(memory_format=torch.channels_last)
     norm = Normalizer(data.meta["mean"], data.meta["std"])
-    images = torch.from_numpy(data.train.images)
+    images = data.train.images  # memory-mapped: each batch is read from it
     labels = torch.from_numpy(data.train.labels)
     boxes = torch.from_numpy(data.train.boxes).float()
     size = images.shape[-1]
@@ -81,7 +81,7 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     has_maps = hasattr(method, "saliency")
     if has_maps:
         result.probe = probe_indices(data.train.labels)
-        probe_x = norm(images[result.probe]).to(device)
+        probe_x = norm(torch.from_numpy(images[result.probe])).to(device)
         keep = snapshot_epochs(t.epochs)
     start = time.perf_counter()
     tag = f"[{method_name}-{bits}]"
@@ -94,7 +94,7 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
         counts: dict[str, int] = {}  # a term logged on some batches only (step 2 every n-th) averages over those
         for idx in sampler:
             idx_t = torch.from_numpy(idx)
-            x, b = norm(images[idx_t]), boxes[idx_t]
+            x, b = norm(torch.from_numpy(images[idx])), boxes[idx_t]
             if t.augment:
                 x, b = random_shift(x, b, MAX_SHIFT, gen)
             m = box_masks(b, size)

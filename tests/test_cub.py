@@ -69,11 +69,11 @@ def test_prepared_splits_follow_the_split_file(mini_cub):
     assert prep.meta["mean"][2] == pytest.approx(0.0, abs=0.02)
 
 
-def test_round_trip_through_npz(mini_cub, tmp_path):
+def test_round_trip_through_the_prepared_folder(mini_cub, tmp_path):
     top, _ = mini_cub
     prep = prepared.from_records(cub.load(top), 16, "cub200")
-    prepared.save(prep, tmp_path / "t.npz")
-    back = prepared.load(tmp_path / "t.npz")
+    prepared.save(prep, tmp_path / "prepared")
+    back = prepared.load(tmp_path / "prepared")
     assert np.array_equal(back.test.images, prep.test.images)
     assert back.meta == prep.meta
 
@@ -141,3 +141,17 @@ def test_pointing_game_on_cub_parts(mini_cub, fast_params):
     assert scores["pointing_game"] == pytest.approx(hits.mean()) and hits[0]
     assert scores["pointing_chance"] == pytest.approx(part_masks(prep.test.parts, 16, 2.0).mean(axis=(1, 2)).mean())
     assert scores["pointing_scored_images"] == 3
+
+
+def test_build_writes_to_disk_and_reads_back_memory_mapped(mini_cub, tmp_path):
+    top, _ = mini_cub
+    rec = cub.load(top)
+    mem = prepared.from_records(rec, 16, "cub200")
+    disk = prepared.build(rec, 16, "cub200", tmp_path / "prepared")
+    assert isinstance(disk.train.images, np.memmap) and not disk.train.images.flags.writeable
+    for name in ("train", "test"):
+        a, b = getattr(mem, name), getattr(disk, name)
+        for field in ("images", "labels", "boxes", "parts", "ids"):
+            assert np.array_equal(getattr(a, field), getattr(b, field), equal_nan=field == "boxes")
+    assert disk.meta == mem.meta and disk.database is None
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left

@@ -30,7 +30,7 @@ def test_maps(method, data, batch_size: int = 256, indices=None) -> np.ndarray:
     images = data.test.images if indices is None else data.test.images[np.asarray(indices)]
     out = []
     for s in range(0, len(images), batch_size):
-        x = norm(torch.from_numpy(images[s : s + batch_size])).to(method.device)
+        x = norm(torch.from_numpy(np.array(images[s : s + batch_size]))).to(method.device)
         out.append(method.saliency(x.contiguous(memory_format=torch.channels_last))[:, 0].float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0,) + images.shape[-2:], dtype=np.float32)
 

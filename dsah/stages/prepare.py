@@ -18,7 +18,6 @@ def run(params, layout: Layout, log=print) -> prepared.Prepared:
     log(f"read {len(records)} images of {len(records.class_names)} classes from {records.root}")
     log(f"protocol: {records.protocol}: {records.train.sum()} training, {records.query.sum()} query, "
         f"{records.database.sum()} database images")
-    prep = prepared.from_records(records, d.image_size, d.name, part_size)
-    prepared.save(prep, layout.tensors)
+    prep = prepared.build(records, d.image_size, d.name, layout.tensors, part_size)
     log(f"wrote {layout.tensors}: {len(prep.train)} train/database, {len(prep.test)} test/query images")
     return prep
