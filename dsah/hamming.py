@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsah import scan
+from dsah.metrics import expected_random_ap
 
 
 def pack(codes: np.ndarray) -> np.ndarray:
@@ -167,7 +168,8 @@ def suite(q_codes, db_codes, q_labels, db_labels, top_k=(100,), precision_n=(100
           points: int = 40, chunk: int = 1024, per_query: bool = False) -> dict:
     """Every metric of this module, averaged over queries, a chunk of queries at a time.
 
-    Scalars: map_all (stable order), map_tie_aware, map_lower, map_upper, map_at_<k>, ndcg_at_<k>,
+    Scalars: map_all (stable order), map_tie_aware, map_lower, map_upper, chance_map (a random
+    ranking's expected mAP, from the same counts), map_at_<k>, ndcg_at_<k>,
     precision_at_<n>, precision_h<radius>, empty_h<radius>_share, num_queries, queries_without_relevant.
     `curves`: precision and recall by Hamming radius and by rank cut-off, averaged over the queries
     that have relevant items. With `per_query`, `per_query` holds each query's APs.
@@ -184,7 +186,7 @@ def suite(q_codes, db_codes, q_labels, db_labels, top_k=(100,), precision_n=(100
         rel_at, irr_at = sc["rel_at"], sc["irr_at"]
         ap = ap_from_histograms(rel_at, irr_at)
         parts = {"map_all": sc["ap"], "map_tie_aware": ap["tie_aware"], "map_lower": ap["lower"],
-                 "map_upper": ap["upper"]}
+                 "map_upper": ap["upper"], "chance_map": expected_random_ap(rel_at.sum(axis=1), n_db)}
         for j, k in enumerate(top_k):
             parts[f"map_at_{k}"], parts[f"ndcg_at_{k}"] = sc["ap_k"][:, j], sc["ndcg_k"][:, j]
         hits = expected_hits(rel_at, irr_at, [min(n, n_db) for n in precision_n])

@@ -16,7 +16,7 @@ import sys
 
 import yaml
 
-from dsah import config, metrics, paths
+from dsah import config, hamming, paths
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     res = train(params, args.method, args.bits, data)
     q = binary_codes(res.method, data.test, data.meta, params.eval.batch_size)
     db = binary_codes(res.method, data.db, data.meta, params.eval.batch_size)
-    m = metrics.mean_average_precision(q, db, data.test.labels, data.db.labels).map
+    m = hamming.suite(q, db, data.test.labels, data.db.labels)["map_all"]  # the evaluate stage's mAP
     split = f"validation ({args.holdout:g} of train)" if args.holdout else "test"
     line = (f"RESULT {args.method}-{args.bits} {' '.join(args.overrides) or '(params.yaml)'}: "
             f"{split} mAP@all {100 * m:.1f}")

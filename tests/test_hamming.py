@@ -216,6 +216,7 @@ def test_suite_agrees_with_the_reference_and_counts_empty_queries():
     assert res["queries_without_relevant"] == ref.num_without_relevant == 1 and res["num_queries"] == 37
     assert res["map_lower"] <= res["map_tie_aware"] <= res["map_upper"]
     assert res["map_lower"] <= res["map_all"] <= res["map_upper"]
+    assert res["chance_map"] == pytest.approx(metrics.chance_map(ql, dl), abs=1e-12)
     # P@N over the whole database is the share of relevant items, whatever the order
     share = np.mean([(dl == c).mean() for c in ql])
     assert res["precision_at_150"] == pytest.approx(share)

@@ -6,7 +6,7 @@ import numpy as np
 
 import torch
 
-from dsah import codestore, config, hamming, metrics, provenance, saliency
+from dsah import codestore, config, hamming, provenance, saliency
 from dsah.data import prepared
 from dsah.io import write_json
 from dsah.paths import Layout
@@ -71,8 +71,7 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "dataset": data.meta["dataset"],
         "method": method,
         "bits": bits,
-        **res,
-        "chance_map": metrics.chance_map(data.test.labels, data.db.labels),
+        **res,  # chance_map included: from the scan's counts, no second relevance matrix
         "num_database": int(len(db)),
         "num_classes": data.num_classes,
         **sal,
