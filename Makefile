@@ -5,12 +5,17 @@ PY     := $(VENV)/bin/python
 BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.dsah-installed
 
-.PHONY: repro test clean-scratch
+# The ImageNet MobileNetV2 converted from ../shared's TFLite file (the only pretrained weights offline).
+TFLITE ?= ../shared/models/mobilenet_v2_1.0_224_quant.tflite
+WEIGHTS ?= data/weights/mobilenet_v2.pth
+CHECK_IMAGES ?= ../shared/data/flowers12/test
+
+.PHONY: repro test clean-scratch weights
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e .
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[tflite]'
 	touch $(STAMP)
 
 repro: $(STAMP)
@@ -18,6 +23,12 @@ repro: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" python -m pytest
+
+weights: $(WEIGHTS)
+
+$(WEIGHTS): $(STAMP) $(TFLITE)
+	$(PY) -m dsah.models.import_tflite $(TFLITE) --out $(WEIGHTS) $(if $(wildcard $(CHECK_IMAGES)),--images $(CHECK_IMAGES))
+	@echo "export DSAH_WEIGHTS_MOBILENET_V2=$(abspath $(WEIGHTS))"
 
 clean-scratch:
 	rm -rf .scratch

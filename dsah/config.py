@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DATASETS = ("synthetic", "cub200", "stanford_dogs", "flowers102", "flowers17", "cifar10", "nuswide21", "folder")
-BACKBONES = ("small_cnn", "resnet18", "resnet50", "vgg16", "alexnet")
+BACKBONES = ("small_cnn", "resnet18", "resnet50", "vgg16", "alexnet", "mobilenet_v2")
 
 
 def _number(v: Any) -> Any:
@@ -29,6 +29,11 @@ def _number(v: Any) -> Any:
 
 # A float field that also takes what YAML 1.1 reads as an int or a string.
 Float = Annotated[float, BeforeValidator(_number)]
+
+
+def _augment(v: Any) -> Any:
+    """`train.augment` was a boolean before it named a recipe: true meant the shifts, false none."""
+    return {True: "shift", False: "none"}.get(v, v) if isinstance(v, bool) else v
 
 
 class ConfigError(ValueError):
@@ -84,6 +89,11 @@ class DataParams(_Section):
     flowers17_split: int = Field(1, ge=1, le=3)  # which of datasplits.mat's three splits
     test_share: Float = Field(0.2, gt=0, lt=1)  # image folder without train/ and test/: share of queries
     split_seed: int = 0  # the random splits (CIFAR-10 dpsh, image folder)
+    # Side of the stored square images: each image's shorter side is resized to it and the centre
+    # cropped (aspect kept). null = image_size. Larger than image_size for train.augment: crop_flip,
+    # which crops from it; evaluation then sees the centre image_size crop (the SEMICON/DeepHash
+    # test protocol: resize the shorter side to store_size, centre crop image_size).
+    store_size: int | None = Field(None, ge=16)
 
     @field_validator("name")
     @classmethod
@@ -98,6 +108,16 @@ class DataParams(_Section):
             raise ValueError(f"protocol={self.protocol!r} applies to cifar10 only, not {self.name}")
         return self
 
+    @model_validator(mode="after")
+    def _store(self) -> "DataParams":
+        if self.store_size is not None and self.store_size < self.image_size:
+            raise ValueError(f"store_size={self.store_size} must be at least image_size={self.image_size}")
+        return self
+
+    @property
+    def stored_size(self) -> int:
+        return self.store_size or self.image_size
+
     @property
     def source(self) -> str:
         """Where the prepare stage reads a real dataset from."""
@@ -111,6 +131,8 @@ class ModelParams(_Section):
     pool: Literal["avg", "max"] = "max"  # small_cnn global pooling
     norm: Literal["batch", "group", "none"] = "batch"
     pretrained: bool = False
+    freeze_blocks: int = Field(0, ge=0)  # the backbone's first blocks: no gradient, eval mode (finetune.py)
+    pretrained_norm: Literal["frozen", "calibrated", "train"] = "frozen"  # BatchNorm of pretrained weights
 
     @field_validator("backbone")
     @classmethod
@@ -130,9 +152,24 @@ class TrainParams(_Section):
     weight_decay: Float = Field(1e-4, ge=0)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
     quant_weight: Float = Field(0.1, ge=0)
-    augment: bool = True
+    # shift: random shifts of up to 4 px, the embedded dataset's (a flip would mirror its parts);
+    # crop_flip: random resized crop (scale crop_scale of the stored image) + horizontal flip, boxes
+    # and parts following (torchvision.transforms.v2) — the fine-grained recipe for real images; none.
+    augment: Annotated[Literal["shift", "crop_flip", "none"], BeforeValidator(_augment)] = "shift"
+    crop_scale: list[float] = [0.35, 1.0]  # crop_flip: area share range of the random crop
+    backbone_lr: Float = Field(1.0, gt=0, le=1)  # the backbone's learning rate, as a share of the head's
+    workers: int = Field(0, ge=0)  # data-loader worker processes (0: batches read in the training process)
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("crop_scale", mode="before")
+    @classmethod
+    def _crop_scale(cls, v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            v = [_number(x) for x in v]
+            if len(v) != 2 or not all(isinstance(x, float) and 0 < x <= 1 for x in v) or v[0] > v[1]:
+                raise ValueError("expected [low, high] with 0 < low <= high <= 1")
+        return v
 
     @field_validator("device")
     @classmethod
@@ -145,12 +182,13 @@ class TrainParams(_Section):
 class DsahParams(_Section):
     """DSaH's attention network, losses and schedule (see docs/method.md; all reconstruction)."""
 
-    attention: Literal["small", "resnet18", "resnet50"] = "small"
+    attention: Literal["small", "resnet18", "resnet50", "mobilenet_v2"] = "small"
     attention_width: int = Field(8, ge=2)  # small: channels at full resolution
     attention_levels: int = Field(3, ge=1, le=5)  # small: stride-2 encoder levels
     attention_out_stride: int = Field(8, ge=1)  # small: decoder output stride before upsampling
     attention_norm: Literal["batch", "group", "none"] = "batch"
     attention_pretrained: bool = False
+    attention_freeze_blocks: int = Field(0, ge=0)  # torchvision trunks: first blocks frozen (no backward)
     init_bias: Float = 0.0  # initial map = sigmoid(init_bias) everywhere
     attention_lr: Float = Field(1e-2, gt=0)
     saliency_loss: Literal["ranking", "distance", "none"] = "distance"

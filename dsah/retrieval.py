@@ -16,7 +16,7 @@ from dsah.metrics import sign_codes
 def encode_images(method, images: np.ndarray, boxes: np.ndarray, meta: dict, batch_size: int = 256) -> np.ndarray:
     """Relaxed codes (N, K) of uint8 images (N, 3, S, S) with their object boxes (N, 4), in order."""
     method.train(False)
-    norm = Normalizer(meta["mean"], meta["std"])
+    norm = Normalizer(*method.input_stats(meta))
     size = images.shape[-1]
     out = []
     for s in range(0, len(images), batch_size):

@@ -39,7 +39,7 @@ def holdout_split(data, share: float):
     """(train', validation) from the training split: the first `share` of each class's images are held out."""
     import numpy as np
 
-    from dsah.data.prepared import Prepared, Split
+    from dsah.data.prepared import Prepared
     from dsah.data.records import first_label
 
     labels = first_label(data.train.labels)
@@ -50,11 +50,7 @@ def holdout_split(data, share: float):
     if held.all():
         raise ValueError(f"--holdout {share}: nothing left to train on")
 
-    def take(mask):
-        t = data.train
-        return Split(t.images[mask], t.labels[mask], t.boxes[mask], t.parts[mask], t.ids[mask])
-
-    return Prepared(take(~held), take(held), data.meta)
+    return Prepared(data.train.take(~held), data.train.take(held), data.meta)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,11 +10,14 @@ import numpy as np
 import torch
 
 from dsah import methods
-from dsah.data.batches import BalancedBatches, Normalizer, box_masks, random_shift
+from dsah.models.finetune import calibrate
+from dsah.data.batches import Normalizer, box_masks, random_shift
+from dsah.data.loader import train_loader
 from dsah.data.prepared import Prepared
 from dsah.data.records import first_label
 
-MAX_SHIFT = 4  # pixels of random translation when train.augment is on
+MAX_SHIFT = 4  # pixels of random translation with train.augment: shift
+CALIBRATION_IMAGES = 64  # model.pretrained_norm: calibrated — training images whose statistics the BatchNorms take
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,35 +74,38 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     # `python -m dsah.bench_train`); the numbers computed are the same operations.
     for module in method.modules().values():
         module.to(memory_format=torch.channels_last)
-    norm = Normalizer(data.meta["mean"], data.meta["std"])
-    images = data.train.images  # memory-mapped: each batch is read from it
-    labels = torch.from_numpy(data.train.labels)
-    boxes = torch.from_numpy(data.train.boxes).float()
-    size = images.shape[-1]
-    sampler = BalancedBatches(data.train.labels, t.classes_per_batch, t.images_per_class, t.seed)
+    norm = Normalizer(*method.input_stats(data.meta))
+    size = data.meta["image_size"]
+    loader = train_loader(data.train, params, device)
     result = TrainResult(method)
     has_maps = hasattr(method, "saliency")
     if has_maps:
         result.probe = probe_indices(data.train.labels)
-        probe_x = norm(torch.from_numpy(images[result.probe])).to(device)
+        probe_x = norm(torch.from_numpy(data.train.images[result.probe])).to(device)
         keep = snapshot_epochs(t.epochs)
+    if params.model.pretrained_norm == "calibrated" and method.pretrained_modules():
+        calib = norm(torch.from_numpy(np.asarray(data.train.images[:CALIBRATION_IMAGES]))).to(device)
+        for module in method.pretrained_modules():
+            calibrate(module, calib.contiguous(memory_format=torch.channels_last))
     start = time.perf_counter()
     tag = f"[{method_name}-{bits}]"
-    log(f"{tag} training on {device}: {len(images)} images, {data.num_classes} classes, "
-        f"{len(sampler)} batches of {sampler.p}x{sampler.k} per epoch, {t.epochs} epochs")
+    sampler = loader.batch_sampler.batches
+    log(f"{tag} training on {device}: {len(data.train)} images, {data.num_classes} classes, "
+        f"{len(sampler)} batches of {sampler.p}x{sampler.k} per epoch, {t.epochs} epochs, augment {t.augment}"
+        + (f", {t.workers} loader workers" if t.workers else ""))
     for epoch in range(1, t.epochs + 1):
         method.train(True)
         e0 = time.perf_counter()
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}  # a term logged on some batches only (step 2 every n-th) averages over those
-        for idx in sampler:
-            idx_t = torch.from_numpy(idx)
-            x, b = norm(torch.from_numpy(images[idx])), boxes[idx_t]
-            if t.augment:
+        for batch in loader:
+            x = norm(batch.images.to(device, non_blocking=True))
+            b = batch.boxes.to(device)
+            if t.augment == "shift":
                 x, b = random_shift(x, b, MAX_SHIFT, gen)
             m = box_masks(b, size)
             x = x.contiguous(memory_format=torch.channels_last)
-            out = method.train_step(x.to(device), labels[idx_t].to(device), m.to(device))
+            out = method.train_step(x, batch.labels.to(device), m.to(device))
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1

@@ -62,9 +62,10 @@ def test_prepared_splits_follow_the_split_file(mini_cub):
     assert prep.train.ids.tolist() == [1, 4] and prep.test.ids.tolist() == [2, 3, 5]
     assert prep.train.images.shape == (2, 3, 16, 16) and prep.train.images.dtype == np.uint8
     assert prep.test.images[0].std(axis=0).max() == 0  # the grayscale image became 3 equal channels
-    # Image 4 is 40 x 20: boxes and parts are scaled with the image.
-    assert prep.train.boxes[1].tolist() == pytest.approx([4 * 16 / 40, 2 * 16 / 20, 10 * 16 / 40, 8 * 16 / 20])
-    assert prep.train.parts[1, 0, :2].tolist() == pytest.approx([10 * 16 / 40, 4 * 16 / 20])
+    # Image 4 is 40 x 20: its shorter side becomes 16 (x 0.8, 32 x 16), then the centre 16 x 16 (x from 8):
+    # aspect kept, boxes and parts mapped alike, the box clipped to what is left of it (x 4..14 -> -4.8..3.2).
+    assert prep.train.boxes[1].tolist() == pytest.approx([0, 2 * 0.8, 4 * 0.8 - 8 + 10 * 0.8, 8 * 0.8])
+    assert prep.train.parts[1, 0, :2].tolist() == pytest.approx([10 * 0.8 - 8, 4 * 0.8])
     # Mean colour: one red and one green training image.
     assert prep.meta["mean"][2] == pytest.approx(0.0, abs=0.02)
 
@@ -127,20 +128,26 @@ def test_pointing_game_on_cub_parts(mini_cub, fast_params):
         def __init__(self, row, col):
             self.row, self.col = row, col
 
+        def input_stats(self, meta):
+            return meta["mean"], meta["std"]
+
         def saliency(self, x):
             m = torch.zeros(len(x), 1, *x.shape[-2:])
             m[..., self.row, self.col] = 1.0
             return m
 
-    # Test images 2, 3, 5: only part 1 ("back") is visible, at x = 10 px (in original pixels).
+    # Test images 2, 3, 5: only part 1 ("back") is visible, at x = 10 px (in original pixels); image 5 is
+    # 20 x 40, and its back (y = 5) lies outside the centre crop that keeps its aspect: no longer visible.
     back = prep.test.parts[:, 0]
-    assert (prep.test.parts[:, 1, 2] == 0).all() and (back[:, 2] == 1).all()
+    assert (prep.test.parts[:, 1, 2] == 0).all() and back[:, 2].tolist() == [1, 1, 0]
     row, col = int(back[0, 1]), int(back[0, 0])
     scores = saliency_scores(PeakAt(row, col), prep, fast_params)
-    hits = part_masks(prep.test.parts, 16, 2.0)[:, row, col]
+    pm = part_masks(prep.test.parts, 16, 2.0)
+    scored = pm.any(axis=(1, 2))
+    hits = pm[:, row, col][scored]
     assert scores["pointing_game"] == pytest.approx(hits.mean()) and hits[0]
-    assert scores["pointing_chance"] == pytest.approx(part_masks(prep.test.parts, 16, 2.0).mean(axis=(1, 2)).mean())
-    assert scores["pointing_scored_images"] == 3
+    assert scores["pointing_chance"] == pytest.approx(pm[scored].mean(axis=(1, 2)).mean())
+    assert scores["pointing_scored_images"] == 2
 
 
 def test_build_writes_to_disk_and_reads_back_memory_mapped(mini_cub, tmp_path):

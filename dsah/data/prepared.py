@@ -25,14 +25,33 @@ from dsah.io import atomic_dir
 
 @dataclass(frozen=True)
 class Split:
-    images: np.ndarray  # (N, 3, S, S) uint8
+    images: np.ndarray  # (N, 3, S, S) uint8: what the networks see at evaluation (S = meta["image_size"])
     labels: np.ndarray  # (N,) int64
-    boxes: np.ndarray  # (N, 4) x, y, w, h in pixels of the resized image
-    parts: np.ndarray  # (N, P, 3) x, y, visible in pixels of the resized image
+    boxes: np.ndarray  # (N, 4) x, y, w, h in pixels of `images`
+    parts: np.ndarray  # (N, P, 3) x, y, visible in pixels of `images`
     ids: np.ndarray  # (N,) image ids of the source dataset
+    # The stored images when they are larger than the view (data.store_size > data.image_size):
+    # `images` is their centre crop at `offset`, and training crops (train.augment: crop_flip) come from them.
+    stored: np.ndarray | None = None  # (N, 3, T, T) uint8
+    offset: int = 0
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def take(self, index) -> "Split":
+        """The rows `index` (a mask or indices), read into memory."""
+        return Split(self.images[index], self.labels[index], self.boxes[index], self.parts[index], self.ids[index],
+                     None if self.stored is None else self.stored[index], self.offset)
+
+    @property
+    def source(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(images, boxes, parts) at the stored resolution: what training crops are taken from."""
+        if self.stored is None:
+            return self.images, self.boxes, self.parts
+        o = self.offset
+        parts = self.parts.copy()
+        parts[..., :2] += o
+        return self.stored, self.boxes + np.array([o, o, 0, 0], dtype=self.boxes.dtype), parts
 
 
 @dataclass(frozen=True)
@@ -52,17 +71,28 @@ class Prepared:
         return self.train if self.database is None else self.database
 
 
-def _resize(im: Image.Image, size: int) -> np.ndarray:
+def _fit(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The shorter side resized to `size`, then the centre `size` x `size` crop (aspect kept).
+
+    Returns the (3, size, size) uint8 image and (x scale, y scale, x offset, y offset): a source
+    pixel coordinate x maps to x * x_scale - x_offset.
+    """
     im = im.convert("RGB")  # CUB holds grayscale images, Stanford Dogs an RGBA PNG named .jpg
-    if im.size != (size, size):
-        im = im.resize((size, size), Image.BILINEAR)
-    return np.asarray(im).transpose(2, 0, 1).copy()
+    w, h = im.size
+    s = size / min(w, h)
+    nw, nh = max(size, round(w * s)), max(size, round(h * s))
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.BILINEAR)
+    ox, oy = (nw - size) // 2, (nh - size) // 2
+    if (nw, nh) != (size, size):
+        im = im.crop((ox, oy, ox + size, oy + size))
+    return np.asarray(im).transpose(2, 0, 1).copy(), (nw / w, nh / h, float(ox), float(oy))
 
 
-def _read(path: Path, size: int) -> tuple[np.ndarray, tuple[int, int]]:
+def _read(path: Path, size: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     try:
         with Image.open(path) as im:  # PIL reads the format from the content, not the extension
-            return _resize(im, size), im.size
+            return _fit(im, size)
     except FileNotFoundError:
         raise DatasetError(f"{path}: image listed in the dataset's index is missing") from None
     except (UnidentifiedImageError, OSError) as err:
@@ -89,16 +119,14 @@ SETS = ("train", "test", "database")
 
 
 def _decode(rec: Records, size: int):
-    """Yield (index, (3, size, size) uint8 image, (x scale, y scale)) for every record, in order."""
+    """Yield (index, (3, size, size) uint8 image, (x scale, y scale, x offset, y offset)) per record, in order."""
     if rec.pixels is not None:
-        h, w = rec.pixels.shape[1:3]
         for i in range(len(rec)):
-            yield i, _resize(Image.fromarray(rec.pixels[i]), size), (size / w, size / h)
+            yield i, *_fit(Image.fromarray(rec.pixels[i]), size)
         return
     # One progress line at most every 10 s: readable in papermill/DVC logs (no carriage-return spam).
     for i, path in enumerate(tqdm(rec.paths, desc="decoding", mininterval=10, file=sys.stdout, leave=False)):
-        img, (w, h) = _read(path, size)
-        yield i, img, (size / w, size / h)
+        yield i, *_read(path, size)
 
 
 def _masks(rec: Records) -> dict[str, np.ndarray]:
@@ -109,12 +137,21 @@ def _masks(rec: Records) -> dict[str, np.ndarray]:
     return masks
 
 
-def _assemble(rec: Records, size: int, dataset: str, part_size, images: dict, scale: np.ndarray) -> Prepared:
-    """Prepared data around already decoded `images` (one array per set), scaling boxes and parts."""
-    boxes = rec.boxes * np.concatenate([scale, scale], axis=1)
+def _assemble(rec: Records, size: int, dataset: str, part_size, images: dict, scale: np.ndarray,
+              view: int | None = None) -> Prepared:
+    """Prepared data around already decoded `images` (one array per set), mapping boxes and parts alike.
+
+    `size`: the stored side; `view`: the side the networks see (centre crop; default `size`)."""
+    sx, sy, ox, oy = (scale[:, i] for i in range(4))
+    boxes = rec.boxes * np.stack([sx, sy, sx, sy], axis=1) - np.stack([ox, oy, 0 * ox, 0 * oy], axis=1)
+    x0, y0 = boxes[:, 0].clip(0, size), boxes[:, 1].clip(0, size)  # the part of the box left after the crop
+    boxes = np.stack([x0, y0, (boxes[:, 0] + boxes[:, 2]).clip(0, size) - x0,
+                      (boxes[:, 1] + boxes[:, 3]).clip(0, size) - y0], axis=1)
     parts = rec.part_locs.copy()
-    parts[..., 0] *= scale[:, None, 0]
-    parts[..., 1] *= scale[:, None, 1]
+    parts[..., 0] = parts[..., 0] * sx[:, None] - ox[:, None]
+    parts[..., 1] = parts[..., 1] * sy[:, None] - oy[:, None]
+    outside = (parts[..., 0] < 0) | (parts[..., 0] >= size) | (parts[..., 1] < 0) | (parts[..., 1] >= size)
+    parts[..., 2] = np.where(outside, 0, parts[..., 2])  # cropped away: no longer visible
     splits = {name: Split(images[name], rec.labels[m], boxes[m], parts[m], rec.ids[m])
               for name, m in _masks(rec).items()}
     mean, std = channel_stats(splits["train"].images)
@@ -124,10 +161,11 @@ def _assemble(rec: Records, size: int, dataset: str, part_size, images: dict, sc
         "protocol": rec.protocol,
         "class_names": rec.class_names,
         "part_names": rec.part_names,
-        "image_size": size,
+        "image_size": view or size,
+        "store_size": size,
         "mean": mean,
         "std": std,
-        "part_size": None if part_size is None else float(part_size * scale[:, 0].mean()),
+        "part_size": None if part_size is None else float(part_size * sx.mean()),
     }
     return Prepared(splits["train"], splits["test"], meta, splits.get("database"))
 
@@ -136,7 +174,7 @@ def _fill(rec: Records, size: int, images: dict) -> np.ndarray:
     """Decode every record into the image array of each set it belongs to; returns the scales."""
     masks = _masks(rec)
     slot = {name: np.cumsum(m) - 1 for name, m in masks.items()}  # record -> row in that set
-    scale = np.empty((len(rec), 2))
+    scale = np.empty((len(rec), 4))
     for i, img, sc in _decode(rec, size):
         scale[i] = sc
         for name, m in masks.items():
@@ -146,14 +184,17 @@ def _fill(rec: Records, size: int, images: dict) -> np.ndarray:
 
 
 def from_records(rec: Records, size: int, dataset: str, part_size: float | None = None) -> Prepared:
-    """Decode every image of `rec` in memory, resize to `size` x `size`, and scale boxes and parts alike."""
+    """Decode every image of `rec` in memory, fit to `size` x `size` (shorter side, centre crop), and map
+    boxes and parts alike."""
     images = {name: np.empty((int(m.sum()), 3, size, size), dtype=np.uint8) for name, m in _masks(rec).items()}
     scale = _fill(rec, size, images)
     return _assemble(rec, size, dataset, part_size, images, scale)
 
 
-def build(rec: Records, size: int, dataset: str, path: str | Path, part_size: float | None = None) -> Prepared:
-    """Decode `rec` straight into the folder `path` (written atomically) and return it memory-mapped."""
+def build(rec: Records, size: int, dataset: str, path: str | Path, part_size: float | None = None,
+          view: int | None = None) -> Prepared:
+    """Decode `rec` at `size` (the stored side) straight into the folder `path` (written atomically) and
+    return it memory-mapped; the networks see the centre `view` x `view` crop (default: all of it)."""
     with atomic_dir(path) as tmp:
         images = {name: np.lib.format.open_memmap(tmp / f"{name}_images.npy", mode="w+", dtype=np.uint8,
                                                   shape=(int(m.sum()), 3, size, size))
@@ -161,7 +202,7 @@ def build(rec: Records, size: int, dataset: str, path: str | Path, part_size: fl
         scale = _fill(rec, size, images)
         for arr in images.values():
             arr.flush()
-        _write(_assemble(rec, size, dataset, part_size, images, scale), tmp, skip_images=True)
+        _write(_assemble(rec, size, dataset, part_size, images, scale, view), tmp, skip_images=True)
         del images
     return load(path)
 
@@ -186,10 +227,24 @@ def load(path: str | Path) -> Prepared:
     path = Path(path)
     if not (path / "meta.json").is_file():
         raise FileNotFoundError(f"{path}: prepared data missing; run the prepare stage first (dvc repro prepare)")
+    meta = json.loads((path / "meta.json").read_text())
     splits = {
-        name: Split(*(np.load(path / f"{name}_{f}.npy", mmap_mode="r" if f == "images" else None, allow_pickle=False)
-                      for f in FIELDS))
+        name: _view(Split(*(np.load(path / f"{name}_{f}.npy", mmap_mode="r" if f == "images" else None,
+                                    allow_pickle=False) for f in FIELDS)), meta)
         for name in SETS if (path / f"{name}_ids.npy").is_file()
     }
-    meta = json.loads((path / "meta.json").read_text())
     return Prepared(splits["train"], splits["test"], meta, splits.get("database"))
+
+
+def _view(stored: Split, meta: dict) -> Split:
+    """The centre `image_size` crop of images stored at `store_size` (a memory-mapped view, no copy)."""
+    size, full = meta["image_size"], meta.get("store_size", meta["image_size"])
+    if full == size:
+        return stored
+    o = (full - size) // 2
+    parts = stored.parts.copy()
+    parts[..., :2] -= o
+    outside = (parts[..., 0] < 0) | (parts[..., 0] >= size) | (parts[..., 1] < 0) | (parts[..., 1] >= size)
+    parts[..., 2] = np.where(outside, 0, parts[..., 2])
+    return Split(stored.images[:, :, o : o + size, o : o + size], stored.labels,
+                 stored.boxes - np.array([o, o, 0, 0], dtype=stored.boxes.dtype), parts, stored.ids, stored.images, o)

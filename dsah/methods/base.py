@@ -21,6 +21,17 @@ class Method:
     def modules(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
 
+    def input_stats(self, meta: dict) -> tuple[list[float], list[float]]:
+        """(mean, std) the networks' inputs are normalised with: a pretrained hashing backbone's own
+        (ImageNet's, or (0.5, 0.5) for weights converted from TFLite), else the training split's."""
+        net = self.modules().get("hashing")
+        stats = getattr(net, "input_stats", None)
+        return stats if stats is not None else (meta["mean"], meta["std"])
+
+    def pretrained_modules(self) -> list[torch.nn.Module]:
+        """The modules that start from pretrained weights (calibrated by model.pretrained_norm: calibrated)."""
+        return [self.net.backbone] if self.params.model.pretrained else []
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor, box: torch.Tensor) -> dict[str, float]:
         raise NotImplementedError
 

@@ -28,12 +28,13 @@ class Dsah(Method):
         m, d = params.model, params.dsah
         self.cfg = d
         self.loss_form = self.saliency_loss or d.saliency_loss
-        self.net = HashingNetwork(bits, m.backbone, m.width, m.norm, m.pretrained, m.depth, m.pool).to(device)
+        self.net = HashingNetwork.from_params(bits, m).to(device)
         self.attention = build_attention(d.attention, d.attention_width, d.attention_levels, d.attention_norm,
-                                         d.attention_out_stride, d.attention_pretrained, d.init_bias).to(device)
+                                         d.attention_out_stride, d.attention_pretrained, d.init_bias,
+                                         d.attention_freeze_blocks, m.pretrained_norm).to(device)
         epochs = params.train.epochs
         self.opt, self.sched = make_optimizer(params, self.net, epochs)
-        self.att_opt, self.att_sched = make_optimizer(params, self.attention, epochs, lr=d.attention_lr)
+        self.att_opt, self.att_sched = make_optimizer(params, self.attention, epochs, lr=d.attention_lr, backbone="trunk")
         self.epoch = 0  # epochs finished
         self.batch = 0  # batches seen in this epoch
         self._stats: dict[str, float] = {}
@@ -41,6 +42,10 @@ class Dsah(Method):
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"hashing": self.net, "attention": self.attention}
+
+    def pretrained_modules(self) -> list[torch.nn.Module]:
+        out = super().pretrained_modules()
+        return out + [self.attention.trunk] if self.cfg.attention_pretrained else out
 
     # -- the schedule --------------------------------------------------------------------------
     def _steps_now(self) -> tuple[bool, bool]:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dsah.models.backbones import _norm
+from dsah.models.finetune import KeepEval, batch_norms, freeze
 
 
 def _block(cin: int, cout: int, norm: str, stride: int = 1) -> nn.Sequential:
@@ -68,43 +69,60 @@ class SmallAttention(nn.Module):
         return torch.sigmoid(z)
 
 
-class TorchvisionAttention(nn.Module):
-    """A torchvision ResNet's convolutional trunk (to layer3, stride 16) -> 1x1 conv -> upsample -> sigmoid.
+class TorchvisionAttention(KeepEval, nn.Module):
+    """A torchvision trunk at stride 16 -> 1x1 conv -> upsample -> sigmoid.
 
-    For real images at 224 px: the trunk can start from ImageNet weights (model.pretrained).
+    resnet18/50: conv1 .. layer3; mobilenet_v2: `features[0..13]` (96 channels). For real images: the
+    trunk can start from ImageNet weights (`dsah.attention_pretrained`), with the weights' padding.
+    `freeze_blocks` early trunk blocks get no gradient (and need no backward pass at all);
+    `pretrained_norm` as for the hashing network (dsah.models.finetune).
     """
 
-    def __init__(self, name: str = "resnet18", pretrained: bool = False, init_bias: float = 0.0):
+    def __init__(self, name: str = "resnet18", pretrained: bool = False, init_bias: float = 0.0,
+                 freeze_blocks: int = 0, pretrained_norm: str = "frozen"):
         super().__init__()
-        import torchvision.models as tvm
+        from dsah.models.backbones import TorchvisionBackbone, blocks
 
-        from dsah.models.weights import load_pretrained
-
-        if not name.startswith("resnet"):
-            raise ValueError(f"dsah.attention={name!r}: the torchvision attention network needs a resnet")
-        net = getattr(tvm, name)(weights=None)
-        if pretrained:
-            net.load_state_dict(load_pretrained(name))
-        self.trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3)
-        channels = net.layer3[-1].conv1.in_channels if hasattr(net.layer3[-1], "conv1") else 256
+        if name not in ("resnet18", "resnet50", "mobilenet_v2"):
+            raise ValueError(f"dsah.attention={name!r}: the torchvision attention network needs a resnet or mobilenet_v2")
+        bb = TorchvisionBackbone(name, pretrained)
+        self.input_stats = bb.input_stats
+        stages = blocks(bb)
+        if name == "mobilenet_v2":
+            stages = stages[:14]
+            channels = bb.net.features[13].out_channels
+        else:
+            stages = [nn.Sequential(bb.net.conv1, bb.net.bn1, bb.net.relu, bb.net.maxpool), *stages[1:4]]
+            channels = bb.net.layer3[-1].conv1.in_channels if hasattr(bb.net.layer3[-1], "conv1") else 256
+        if freeze_blocks > len(stages):
+            raise ValueError(f"dsah.attention_freeze_blocks={freeze_blocks}: the {name} trunk has {len(stages)} blocks")
+        self.trunk = nn.Sequential(*stages)
         self.head = nn.Conv2d(channels, 1, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.constant_(self.head.bias, init_bias)
+        self.keep_eval = list(stages[:freeze_blocks])
+        freeze(self.keep_eval)
+        if pretrained and pretrained_norm == "frozen":
+            self.keep_eval += batch_norms(self.trunk)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.head(self.trunk(x))
         return torch.sigmoid(F.interpolate(z, size=x.shape[-2:], mode="bilinear", align_corners=False))
 
 
+ATTENTIONS = ("small", "resnet18", "resnet50", "mobilenet_v2")
+
+
 def build_attention(name: str, width: int = 8, levels: int = 3, norm: str = "batch", out_stride: int = 8,
-                    pretrained: bool = False, init_bias: float = 0.0) -> nn.Module:
+                    pretrained: bool = False, init_bias: float = 0.0, freeze_blocks: int = 0,
+                    pretrained_norm: str = "frozen") -> nn.Module:
     if name == "small":
         if pretrained:
             raise ValueError("dsah.attention=small has no pretrained weights; set dsah.attention_pretrained: false")
         return SmallAttention(width, levels, norm, out_stride, init_bias)
-    if name in ("resnet18", "resnet50"):
-        return TorchvisionAttention(name, pretrained, init_bias)
-    raise ValueError(f"dsah.attention={name!r}: unknown; allowed: small, resnet18, resnet50")
+    if name in ATTENTIONS:
+        return TorchvisionAttention(name, pretrained, init_bias, freeze_blocks, pretrained_norm)
+    raise ValueError(f"dsah.attention={name!r}: unknown; allowed: {', '.join(ATTENTIONS)}")
 
 
 def salient(x: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:

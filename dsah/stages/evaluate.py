@@ -26,7 +26,7 @@ def test_maps(method, data, batch_size: int = 256, indices=None) -> np.ndarray:
     """(N, S, S) saliency maps of the test split (or of its `indices`), for a method with an attention network."""
     from dsah.data.batches import Normalizer
 
-    norm = Normalizer(data.meta["mean"], data.meta["std"])
+    norm = Normalizer(*method.input_stats(data.meta))
     images = data.test.images if indices is None else data.test.images[np.asarray(indices)]
     out = []
     for s in range(0, len(images), batch_size):
