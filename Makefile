@@ -26,7 +26,7 @@ test: $(STAMP)
 
 weights: $(WEIGHTS)
 
-$(WEIGHTS): $(STAMP) $(TFLITE)
+$(WEIGHTS): $(STAMP)   # the converter names a missing TFLite file and where it should be
 	$(PY) -m dsah.models.import_tflite $(TFLITE) --out $(WEIGHTS) $(if $(wildcard $(CHECK_IMAGES)),--images $(CHECK_IMAGES))
 	@echo "export DSAH_WEIGHTS_MOBILENET_V2=$(abspath $(WEIGHTS))"
 
