@@ -211,6 +211,23 @@ class DsahParams(_Section):
         return v
 
 
+class BaselineParams(_Section):
+    """Loss constants of the comparison methods, each from its paper or reference code
+    (dsah/methods/<name>.py states the source; ../shared/reference/baselines.md)."""
+
+    dsh_alpha: Float = Field(0.01, ge=0)  # DSH: weight of mean | |u| - 1 | (paper 0.01); margin m = 2K
+    hashnet_scale: Float = Field(10.0, gt=0)  # HashNet: theta = (scale / K) h_i . h_j (reference 10 / K)
+    hashnet_beta_final: Float = Field(7.14, ge=1)  # HashNet: tanh(beta z), beta 1 -> this (reference sqrt(51))
+    greedyhash_alpha: Float = Field(0.1, ge=0)  # GreedyHash: weight of mean | |z| - 1 |^3
+    csq_lambda: Float = Field(0.05, ge=0)  # CSQ: weight of mean (|h| - 1)^2 (reference, ResNet commands)
+    csq_draws: int = Field(100, ge=1)  # CSQ: balanced Bernoulli centre sets drawn; the largest min distance kept
+    orthohash_scale: Float = Field(8.0, gt=0)  # OrthoHash: s
+    orthohash_margin: Float = Field(0.2, ge=0)  # OrthoHash: m (cosine margin)
+    dtq_dim: int = Field(96, ge=2)  # DTQ: feature dimension D (divisible by every number of sub-codebooks used)
+    dtq_margin: Float = Field(45.0, ge=0)  # DTQ: triplet margin (reference 30 at D = 64, scaled to D)
+    itq_iterations: int = Field(50, ge=1)  # ITQ: rotation updates
+
+
 class EvalParams(_Section):
     batch_size: int = Field(256, ge=1)
     # Pointing game on datasets whose parts are points (CUB): a hit is a map peak within a square
@@ -238,6 +255,7 @@ class Params(_Section):
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
     dsah: DsahParams = DsahParams()
+    baselines: BaselineParams = BaselineParams()
     eval: EvalParams = EvalParams()
 
     @field_validator("methods", "attention_methods")

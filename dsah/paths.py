@@ -51,9 +51,10 @@ class Layout:
         return self.run_dir(method, bits) / "history.csv"
 
     def codes(self, method: str, bits: int, role: str) -> Path:
-        """The code store (`dsah.codestore`) of the queries (test split) or the database (train split)."""
-        if role not in ("query", "database"):
-            raise ValueError(f"role must be 'query' or 'database', got {role!r}")
+        """The code store (`dsah.codestore`) of the queries (test split) or the database (train split);
+        role "pq": a quantization method's product quantizer with the database codes and query features."""
+        if role not in ("query", "database", "pq"):
+            raise ValueError(f"role must be 'query', 'database' or 'pq', got {role!r}")
         return self.root / "codes" / f"{method}-{bits}.{role}.npz"
 
     def curves(self, kind: str, method: str, bits: int) -> Path:

@@ -16,7 +16,7 @@ import sys
 
 import yaml
 
-from dsah import config, hamming, paths
+from dsah import config, paths
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -64,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from dsah.data import prepared
-    from dsah.retrieval import binary_codes
-    from dsah.stages.evaluate import saliency_scores
+    from dsah.stages.evaluate import saliency_scores, score
     from dsah.train import train
 
     root = paths.repo_root()
@@ -81,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.holdout:
         data = holdout_split(data, args.holdout)  # data.test = the held-out validation queries
     res = train(params, args.method, args.bits, data)
-    q = binary_codes(res.method, data.test, data.meta, params.eval.batch_size)
-    db = binary_codes(res.method, data.db, data.meta, params.eval.batch_size)
-    m = hamming.suite(q, db, data.test.labels, data.db.labels)["map_all"]  # the evaluate stage's mAP
+    m = score(res.method, data, params)[0]["map_all"]  # the evaluate stage's suite
     split = f"validation ({args.holdout:g} of train)" if args.holdout else "test"
     line = (f"RESULT {args.method}-{args.bits} {' '.join(args.overrides) or '(params.yaml)'}: "
             f"{split} mAP@all {100 * m:.1f}")

@@ -69,7 +69,7 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     t = params.train
     gen = seed_everything(t.seed)
     device = resolve_device(t.device)
-    method = methods.get(method_name)(params, bits, device)
+    method = methods.get(method_name)(params, bits, device, num_classes=data.num_classes)
     # NHWC convolutions are about 1.5x faster on the CPU for these small networks (measured by
     # `python -m dsah.bench_train`); the numbers computed are the same operations.
     for module in method.modules().values():
@@ -89,6 +89,12 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
             calibrate(module, calib.contiguous(memory_format=torch.channels_last))
     start = time.perf_counter()
     tag = f"[{method_name}-{bits}]"
+    if hasattr(method, "fit"):  # shallow methods: fitted once on features, no epochs
+        row = {"epoch": 1, **method.fit(data, norm, log)}
+        result.seconds = row["seconds"] = time.perf_counter() - start
+        result.history.append(row)
+        method.train(False)
+        return result
     sampler = loader.batch_sampler.batches
     log(f"{tag} training on {device}: {len(data.train)} images, {data.num_classes} classes, "
         f"{len(sampler)} batches of {sampler.p}x{sampler.k} per epoch, {t.epochs} epochs, augment {t.augment}"

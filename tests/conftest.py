@@ -36,3 +36,12 @@ def copy_of(tmp_path):
         return dst
 
     return _copy
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_synthetic):
+    """The fast profile's prepared data (in memory) and its parameters."""
+    from dsah.data import cub, prepared
+
+    root, params = tiny_synthetic
+    return prepared.from_records(cub.load(root), params.data.image_size, "synthetic"), params

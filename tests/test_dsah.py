@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from dsah import methods
-from dsah.data import cub, prepared
 from dsah.data.batches import box_masks
 from dsah.losses import (pairwise_terms, relaxed_hamming, saliency_distance_loss, saliency_ranking_loss,
                          similarity)
@@ -14,12 +13,6 @@ from dsah.methods.dsah import Dsah, map_statistics
 from dsah.models.attention import SmallAttention, TorchvisionAttention, build_attention, salient
 from dsah.retrieval import binary_codes
 from dsah.train import snapshot_epochs, train
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tiny_synthetic):
-    root, params = tiny_synthetic
-    return prepared.from_records(cub.load(root), params.data.image_size, "synthetic"), params
 
 
 def _batch(n=8, size=32, seed=0):

@@ -3,18 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from dsah.data import cub, prepared
 from dsah.data.batches import BalancedBatches, box_masks, random_shift
 from dsah.metrics import mean_average_precision
 from dsah.methods.oracle_mask import OracleMask
 from dsah.retrieval import binary_codes
 from dsah.train import resolve_device, train
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tiny_synthetic):
-    root, params = tiny_synthetic
-    return prepared.from_records(cub.load(root), params.data.image_size, "synthetic"), params
 
 
 def test_same_seed_same_codes_on_cpu(tiny_data):

@@ -14,9 +14,26 @@ class Method:
     name: str = ""
     description: str = ""
     uses_attention: bool = False  # trained by the train_attention stage (depends on the dsah: section)
+    # How the database is searched: "hamming" (sign of `encode` = the K-bit code) or "quantization"
+    # (DTQ: `encode` gives D-dim features, the database is product-quantised to K bits, the queries
+    # are searched with the asymmetric quantizer distance; dsah.pq).
+    search: str = "hamming"
+    same_as: str | None = None  # another registered name for the same method (dpsh = hash_only)
 
-    def __init__(self, params, bits: int, device: torch.device):
-        self.params, self.bits, self.device = params, bits, device
+    def __init__(self, params, bits: int, device: torch.device, num_classes: int | None = None):
+        self.params, self.bits, self.device, self.num_classes = params, bits, device, num_classes
+
+    @property
+    def code_dim(self) -> int:
+        """Width of what `encode` returns: K for Hamming methods, the feature dimension for DTQ."""
+        return self.bits
+
+    def classes(self) -> int:
+        """The number of classes, for methods with class centres, codebooks or a classifier."""
+        if not self.num_classes:
+            raise ValueError(f"{self.name} needs the number of classes (num_classes=...) to build its "
+                             "class codes or classifier")
+        return self.num_classes
 
     def modules(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
@@ -41,7 +58,8 @@ class Method:
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
-        """Relaxed codes in (-1, 1)^K for retrieval."""
+        """(N, code_dim) real values for retrieval: their signs are the binary codes (relaxed codes
+        in (-1, 1)^K for most methods; DTQ's are the features its quantizer encodes)."""
         raise NotImplementedError
 
     def train(self, mode: bool = True) -> None:

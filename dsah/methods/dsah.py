@@ -23,8 +23,8 @@ class Dsah(Method):
     uses_attention = True
     saliency_loss: str | None = None  # None: dsah.saliency_loss from params.yaml
 
-    def __init__(self, params, bits: int, device: torch.device):
-        super().__init__(params, bits, device)
+    def __init__(self, params, bits: int, device: torch.device, num_classes: int | None = None):
+        super().__init__(params, bits, device, num_classes)
         m, d = params.model, params.dsah
         self.cfg = d
         self.loss_form = self.saliency_loss or d.saliency_loss

@@ -19,14 +19,17 @@ def param_groups(module: torch.nn.Module, lr: float, backbone_share: float, back
     params = [p for p in module.parameters() if p.requires_grad]
     if backbone_share == 1.0 and len(params) == len(list(module.parameters())):
         return module.parameters()
-    trunk = {id(p) for p in getattr(module, backbone).parameters()} if hasattr(module, backbone) else set()
+    try:
+        trunk = {id(p) for p in module.get_submodule(backbone).parameters()}
+    except AttributeError:
+        trunk = set()
     return [g for g in ({"params": [p for p in params if id(p) in trunk], "lr": lr * backbone_share},
                         {"params": [p for p in params if id(p) not in trunk], "lr": lr}) if g["params"]]
 
 
 def make_optimizer(params, module: torch.nn.Module, steps: int, lr: float | None = None, backbone: str = "backbone"):
     """Adam with train.weight_decay and the train.lr_schedule over `steps` epochs (lr: train.lr by default);
-    `module.<backbone>` learns at train.backbone_lr x lr, frozen parameters not at all."""
+    `module.<backbone>` (a dotted path) learns at train.backbone_lr x lr, frozen parameters not at all."""
     t = params.train
     lr = t.lr if lr is None else lr
     opt = torch.optim.Adam(param_groups(module, lr, t.backbone_lr, backbone), lr=lr, weight_decay=t.weight_decay)
@@ -38,13 +41,23 @@ def make_optimizer(params, module: torch.nn.Module, steps: int, lr: float | None
 
 
 class HashOnly(Method):
+    """One hashing network and one loss on its outputs; the baselines in dsah/methods/ change `loss`
+    (and `head`, the network's output map)."""
+
     name = "hash_only"
     description = "hashing network on the original image (no attention)"
+    head = "tanh"  # the hashing network's output: tanh | linear | bn (dsah.models.hashing)
 
-    def __init__(self, params, bits: int, device: torch.device):
-        super().__init__(params, bits, device)
-        self.net = HashingNetwork.from_params(bits, params.model).to(device)
-        self.opt, self.sched = make_optimizer(params, self.net, params.train.epochs)
+    def __init__(self, params, bits: int, device: torch.device, num_classes: int | None = None):
+        super().__init__(params, bits, device, num_classes)
+        self.net = HashingNetwork.from_params(self.code_dim, params.model, self.head).to(device)
+        self.opt, self.sched = make_optimizer(params, self.trainable(), params.train.epochs, backbone=self.backbone_path)
+
+    backbone_path = "backbone"  # within trainable(): the parameters that learn at train.backbone_lr x lr
+
+    def trainable(self) -> torch.nn.Module:
+        """What the optimiser trains: the hashing network (and a method's own layers, e.g. a classifier)."""
+        return self.net
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"hashing": self.net}
@@ -53,15 +66,18 @@ class HashOnly(Method):
         """The image the hashing network sees."""
         return x
 
-    def train_step(self, x, y, box):
-        u = self.net(self.view(x, box))
+    def loss(self, u: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss terms on a batch's network outputs `u`; "loss" is the one minimised."""
         sem = pairwise_loss(u, u, similarity(y, y))
         quant = quantization_loss(u)
-        loss = sem + self.params.train.quant_weight * quant
+        return {"loss": sem + self.params.train.quant_weight * quant, "semantic": sem, "quantization": quant}
+
+    def train_step(self, x, y, box):
+        terms = self.loss(self.net(self.view(x, box)), y)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        terms["loss"].backward()
         self.opt.step()
-        return {"loss": loss.item(), "semantic": sem.item(), "quantization": quant.item()}
+        return {k: v.item() for k, v in terms.items()}
 
     def end_epoch(self):
         self.sched.step()

@@ -6,11 +6,12 @@ import numpy as np
 
 import torch
 
-from dsah import codestore, config, hamming, provenance, saliency
+from dsah import codestore, config, hamming, pq, provenance, ranking, saliency
 from dsah.data import prepared
-from dsah.io import write_json
+from dsah.io import atomic_path, write_json
 from dsah.paths import Layout
-from dsah.retrieval import binary_codes
+from dsah.retrieval import encode
+from dsah.metrics import sign_codes
 from dsah.stages.train import load_method
 
 
@@ -55,16 +56,50 @@ def saliency_scores(method, data, params) -> dict:
             "pointing_scored_images": sc.num_scored}
 
 
+def score(m, data, params) -> tuple[dict, dict]:
+    """Encode the queries (test split) and the database, rank, and run the metric suite.
+
+    Hamming methods: the signs of `encode` are the codes, ranked by Hamming distance (`dsah.hamming`).
+    Quantization methods (DTQ): the database features are product-quantised to `m.bits` bits and the
+    real-valued queries ranked by the asymmetric quantizer distance (`dsah.pq`, `dsah.ranking`; no
+    Hamming radius metrics). Returns (metrics with their curves, what the code stores hold).
+    """
+    ev, bs = params.eval, params.eval.batch_size
+    q, db = encode(m, data.test, data.meta, bs), encode(m, data.db, data.meta, bs)
+    if m.search == "quantization":
+        quantizer = pq.fit(db, m.bits)
+        z_hat = quantizer.reconstruction()
+        res = ranking.distance_suite(lambda a, b: pq.aqd(q[a:b], z_hat), data.test.labels, data.db.labels,
+                                     top_k=ev.top_k, precision_n=ev.precision_at)
+        res.update(pq_subcodebooks=quantizer.m, pq_codeword_bits=quantizer.nbits, feature_dim=int(q.shape[1]))
+        return res, {"pq": quantizer, "query_features": q}
+    q, db = sign_codes(q), sign_codes(db)
+    res = hamming.suite(q, db, data.test.labels, data.db.labels, top_k=ev.top_k, precision_n=ev.precision_at,
+                        radius=ev.radius)
+    return res, {"query": q, "database": db}
+
+
+def save_codes(layout: Layout, method: str, bits: int, data, codes: dict) -> None:
+    if "pq" in codes:  # faiss's serialised IndexPQ (codebooks + database codes), ids, labels, query features
+        with atomic_path(layout.codes(method, bits, "pq")) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, format="dsah-pq-v1", index=codes["pq"].serialize(), bits=bits,
+                         database_codes=codes["pq"].codes(), database_ids=data.db.ids,
+                         database_labels=data.db.labels, query_features=codes["query_features"],
+                         query_ids=data.test.ids, query_labels=data.test.labels)
+        return
+    codestore.save(codestore.CodeStore.from_codes(codes["query"], data.test.labels, data.test.ids),
+                   layout.codes(method, bits, "query"))
+    codestore.save(codestore.CodeStore.from_codes(codes["database"], data.db.labels, data.db.ids),
+                   layout.codes(method, bits, "database"))
+
+
 def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared | None = None) -> dict:
     """Evaluate one run; `data` is the prepared data when the caller has it loaded already."""
     config.check_run(method, bits)
     data = prepared.load(layout.tensors) if data is None else data
     m, ckpt = load_method(params, layout, method, bits, params.train.device)
-    q = binary_codes(m, data.test, data.meta, params.eval.batch_size)
-    db = binary_codes(m, data.db, data.meta, params.eval.batch_size)
-    ev = params.eval
-    res = hamming.suite(q, db, data.test.labels, data.db.labels, top_k=ev.top_k, precision_n=ev.precision_at,
-                        radius=ev.radius)
+    res, codes = score(m, data, params)
     curves = res.pop("curves")
     sal = saliency_scores(m, data, params)
     out = {
@@ -72,7 +107,7 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "method": method,
         "bits": bits,
         **res,  # chance_map included: from the scan's counts, no second relevance matrix
-        "num_database": int(len(db)),
+        "num_database": int(len(data.db)),
         "num_classes": data.num_classes,
         **sal,
         **CONVENTIONS,
@@ -89,9 +124,7 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "trained_with": ckpt["provenance"],
         "evaluated_with": provenance.record(layout.root, params),
     })
-    codestore.save(codestore.CodeStore.from_codes(q, data.test.labels, data.test.ids), layout.codes(method, bits, "query"))
-    codestore.save(codestore.CodeStore.from_codes(db, data.db.labels, data.db.ids),
-                   layout.codes(method, bits, "database"))
+    save_codes(layout, method, bits, data, codes)
     for kind, c in curves.items():  # dvc plots: lists of records
         keys = list(c)
         write_json(layout.curves(kind, method, bits), [dict(zip(keys, vals)) for vals in zip(*c.values())])

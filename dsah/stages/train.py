@@ -35,6 +35,7 @@ def run(params, layout: Layout, method: str, bits: int) -> TrainResult:
         "map_snapshots": {"probe": result.probe, "epochs": sorted(result.maps),
                           "maps": [torch.from_numpy(result.maps[e]) for e in sorted(result.maps)]},
         "dataset": data.meta["dataset"],
+        "num_classes": data.num_classes,
         "provenance": provenance.record(layout.root, params),
     }
     with atomic_path(layout.checkpoint(method, bits)) as tmp:
@@ -53,7 +54,7 @@ def load_method(params, layout: Layout, method: str, bits: int, device: str = "a
         raise FileNotFoundError(f"{path}: no checkpoint; run the train stage for {method}-{bits} first")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     trained_params = config.parse(ckpt["provenance"]["params"], f"{path} (parameters)")
-    m = methods.get(method)(trained_params, bits, resolve_device(device))
+    m = methods.get(method)(trained_params, bits, resolve_device(device), num_classes=ckpt.get("num_classes"))
     m.load_state_dict(ckpt["state"])
     m.train(False)
     return m, ckpt
