@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 repro: $(STAMP)
 	PATH="$(BIN):$$PATH" dvc repro
+	$(PY) -m dsah.readme --only-profile full   # the README's results block, from metrics/
 
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" python -m pytest

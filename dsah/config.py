@@ -251,6 +251,9 @@ class Params(_Section):
     methods: list[str] = ["hash_only", "oracle_mask"]  # hashing network alone (train stage)
     attention_methods: list[str] = ["dsah", "dsah_nosal"]  # with an attention network (train_attention stage)
     bits: list[int] = [12, 24, 32, 48]
+    # Training seeds: the pipeline trains every method x code length once per seed (runs/<method>-<bits>-s<seed>);
+    # the stage sets train.seed to each. A file with train.seed and no seeds list means seeds: [train.seed].
+    seeds: list[int] = [0]
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
@@ -272,6 +275,29 @@ class Params(_Section):
         if len(set(v)) != len(v):
             raise ValueError("a method is listed twice")
         return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or len(set(v)) != len(v) or any(x < 0 for x in v):
+            raise ValueError(f"{v} must be a non-empty list of distinct non-negative integers")
+        return v
+
+    @model_validator(mode="after")
+    def _one_seed_setting(self) -> "Params":
+        explicit = "seed" in self.train.model_fields_set
+        if explicit and "seeds" not in self.model_fields_set:
+            self.seeds = [self.train.seed]
+        elif explicit and self.train.seed not in self.seeds:
+            raise ValueError(f"train.seed={self.train.seed} is not one of seeds {self.seeds}: the pipeline trains "
+                             "one run per entry of the top-level seeds list; set the seeds there")
+        return self
+
+    def for_seed(self, seed: int) -> "Params":
+        """These parameters for the run with training seed `seed` (one of `seeds`)."""
+        if seed not in self.seeds:
+            raise ConfigError(f"seed={seed}: not one of seeds {self.seeds} in the parameters")
+        return self.model_copy(update={"train": self.train.model_copy(update={"seed": seed})})
 
     @property
     def all_methods(self) -> list[str]:

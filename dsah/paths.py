@@ -24,6 +24,11 @@ def resolve(path: str | Path, root: Path | None = None) -> Path:
     return p if p.is_absolute() else (root or repo_root()) / p
 
 
+def run_name(method: str, bits: int, seed: int = 0) -> str:
+    """One training run: a method at a code length with a training seed (the dvc.yaml matrix's item)."""
+    return f"{method}-{bits}-s{seed}"
+
+
 @dataclass(frozen=True)
 class Layout:
     root: Path
@@ -41,37 +46,37 @@ class Layout:
     def tensors(self) -> Path:
         return self.prepared / "tensors"
 
-    def run_dir(self, method: str, bits: int) -> Path:
-        return self.root / "runs" / f"{method}-{bits}"
+    def run_dir(self, method: str, bits: int, seed: int = 0) -> Path:
+        return self.root / "runs" / run_name(method, bits, seed)
 
-    def checkpoint(self, method: str, bits: int) -> Path:
-        return self.run_dir(method, bits) / "checkpoint.pt"
+    def checkpoint(self, method: str, bits: int, seed: int = 0) -> Path:
+        return self.run_dir(method, bits, seed) / "checkpoint.pt"
 
-    def history(self, method: str, bits: int) -> Path:
-        return self.run_dir(method, bits) / "history.csv"
+    def history(self, method: str, bits: int, seed: int = 0) -> Path:
+        return self.run_dir(method, bits, seed) / "history.csv"
 
-    def codes(self, method: str, bits: int, role: str) -> Path:
+    def codes(self, method: str, bits: int, role: str, seed: int = 0) -> Path:
         """The code store (`dsah.codestore`) of the queries (test split) or the database (train split);
         role "pq": a quantization method's product quantizer with the database codes and query features."""
         if role not in ("query", "database", "pq"):
             raise ValueError(f"role must be 'query', 'database' or 'pq', got {role!r}")
-        return self.root / "codes" / f"{method}-{bits}.{role}.npz"
+        return self.root / "codes" / f"{run_name(method, bits, seed)}.{role}.npz"
 
-    def curves(self, kind: str, method: str, bits: int) -> Path:
+    def curves(self, kind: str, method: str, bits: int, seed: int = 0) -> Path:
         """Precision-recall records by Hamming radius (`kind` "radius") or by rank cut-off ("rank")."""
         if kind not in ("radius", "rank"):
             raise ValueError(f"kind must be 'radius' or 'rank', got {kind!r}")
-        return self.root / "curves" / kind / f"{method}-{bits}.json"
+        return self.root / "curves" / kind / f"{run_name(method, bits, seed)}.json"
 
-    def provenance(self, method: str, bits: int) -> Path:
-        return self.root / "codes" / f"{method}-{bits}.provenance.json"
+    def provenance(self, method: str, bits: int, seed: int = 0) -> Path:
+        return self.root / "codes" / f"{run_name(method, bits, seed)}.provenance.json"
 
     @property
     def metrics_dir(self) -> Path:
         return self.root / "metrics"
 
-    def metrics(self, method: str, bits: int) -> Path:
-        return self.metrics_dir / f"{method}-{bits}.json"
+    def metrics(self, method: str, bits: int, seed: int = 0) -> Path:
+        return self.metrics_dir / f"{run_name(method, bits, seed)}.json"
 
     @property
     def reports(self) -> Path:

@@ -147,8 +147,10 @@ def pr_curves(curves: dict[str, dict[str, list[dict]]], bits: list[int]):
             if not run.endswith(f"-{b}"):
                 continue
             name = run[: -len(f"-{b}")]
-            rad, rank = c["radius"], c["rank"]
-            row[0].plot([r["recall"] for r in rad], [r["precision"] for r in rad], ".-", lw=1, ms=3, label=name)
+            rank = c["rank"]
+            if "radius" in c:  # a quantization method (DTQ) has no Hamming radius
+                rad = c["radius"]
+                row[0].plot([r["recall"] for r in rad], [r["precision"] for r in rad], ".-", lw=1, ms=3, label=name)
             row[1].plot([r["recall"] for r in rank], [r["precision"] for r in rank], "-", lw=1.2, label=name)
             row[2].plot([r["n"] for r in rank], [r["precision"] for r in rank], "-", lw=1.2, label=name)
         row[0].set(xlabel="recall", ylabel="precision", title=f"{b} bits: PR by Hamming radius")

@@ -3,43 +3,160 @@ from __future__ import annotations
 
 import csv
 import json
+from itertools import product
 
-from dsah.paths import Layout
+import numpy as np
+
+from dsah.paths import Layout, run_name
 
 
-def collect(layout: Layout, methods: list[str], bits: list[int]) -> tuple[list[dict], list[str]]:
-    """Metrics of every (method, bits) the parameters ask for, and the names of those missing."""
+def collect(layout: Layout, methods: list[str], bits: list[int], seeds=(0,)) -> tuple[list[dict], list[str]]:
+    """Metrics of every (method, bits, seed) the parameters ask for, and the names of those missing."""
     rows, missing = [], []
-    for m in methods:
-        for b in bits:
-            path = layout.metrics(m, b)
-            if path.is_file():
-                rows.append(json.loads(path.read_text()))
-            else:
-                missing.append(f"{m}-{b}")
+    for m, b, s in product(methods, bits, seeds):
+        path = layout.metrics(m, b, s)
+        if path.is_file():
+            rows.append(json.loads(path.read_text()))
+        else:
+            missing.append(run_name(m, b, s))
     return rows, missing
 
 
-def histories(layout: Layout, methods: list[str], bits: list[int]) -> dict[str, list[dict]]:
+def histories(layout: Layout, methods: list[str], bits: list[int], seed: int = 0) -> dict[str, list[dict]]:
+    """Per-epoch training history of every (method, bits) with one seed, keyed "<method>-<bits>"."""
     out = {}
-    for m in methods:
-        for b in bits:
-            path = layout.history(m, b)
-            if path.is_file():
-                with open(path) as f:
-                    out[f"{m}-{b}"] = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    for m, b in product(methods, bits):
+        path = layout.history(m, b, seed)
+        if path.is_file():
+            with open(path) as f:
+                out[f"{m}-{b}"] = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
     return out
 
 
-def curves(layout: Layout, methods: list[str], bits: list[int]) -> dict[str, dict[str, list[dict]]]:
-    """The evaluate stage's precision-recall records: {run: {"radius": [...], "rank": [...]}}."""
+def curves(layout: Layout, methods: list[str], bits: list[int], seed: int = 0) -> dict[str, dict[str, list[dict]]]:
+    """The evaluate stage's precision-recall records of one seed: {"<method>-<bits>": {"radius": [...],
+    "rank": [...]}} ("radius" absent for a quantization method)."""
     out = {}
-    for m in methods:
-        for b in bits:
-            paths = {kind: layout.curves(kind, m, b) for kind in ("radius", "rank")}
-            if all(p.is_file() for p in paths.values()):
-                out[f"{m}-{b}"] = {kind: json.loads(p.read_text()) for kind, p in paths.items()}
+    for m, b in product(methods, bits):
+        paths = {kind: layout.curves(kind, m, b, seed) for kind in ("radius", "rank")}
+        if paths["rank"].is_file():
+            out[f"{m}-{b}"] = {kind: json.loads(p.read_text()) for kind, p in paths.items() if p.is_file()}
     return out
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """One row per (method, bits): every numeric value averaged over the seeds, `<key>_std` its sample
+    standard deviation (0 for one seed), `seeds` the number of seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["bits"]), []).append(r)
+    out = []
+    for (m, b), rs in groups.items():
+        row = dict(rs[0])
+        for k, v in rs[0].items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("bits", "seed"):
+                vals = np.array([r[k] for r in rs if k in r], dtype=float)
+                row[k] = float(vals.mean())
+                row[f"{k}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        row["seeds"] = len(rs)
+        row.pop("seed", None)
+        out.append(row)
+    return out
+
+
+def seed_table(rows: list[dict], methods: list[str], bits: list[int], key: str = "map_tie_aware") -> str:
+    """Markdown: mean ± standard deviation over seeds (n seeds) of `key`, in %."""
+    by = {(r["method"], r["bits"]): r for r in aggregate(rows)}
+    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---:|" * len(bits)]
+    for m in methods:
+        cells = [f"{100 * by[(m, b)][key]:.1f} ± {100 * by[(m, b)][key + '_std']:.1f} ({by[(m, b)]['seeds']})"
+                 if (m, b) in by else "missing" for b in bits]
+        lines.append(f"| {display_name(m)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired_difference(rows: list[dict], method: str, other: str, b: int, key: str = "map_tie_aware"):
+    """`method` - `other` at `b` bits over the seeds both have: (mean, 95 % t half-width, std, n), in points;
+    None when no seed has both."""
+    from scipy import stats
+
+    vals = {(r["method"], r["seed"]): r[key] for r in rows if r["bits"] == b and key in r}
+    diffs = np.array([100 * (vals[(method, s)] - vals[(other, s)]) for (m, s) in vals
+                      if m == method and (other, s) in vals])
+    if len(diffs) == 0:
+        return None
+    sd = float(diffs.std(ddof=1)) if len(diffs) > 1 else float("nan")
+    half = float(stats.t.ppf(0.975, len(diffs) - 1) * sd / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
+    return float(diffs.mean()), half, sd, len(diffs)
+
+
+def verdict(mean: float, sd: float, n: int) -> str:
+    """Our rule: a gain smaller than two standard deviations (of the paired differences) is inconclusive."""
+    if n < 3 or not np.isfinite(sd):
+        return "fewer than 3 seeds"
+    if abs(mean) < 2 * sd:
+        return "inconclusive"
+    return "better" if mean > 0 else "worse"
+
+
+def paired_table(rows: list[dict], method: str, others: list[str], bits: list[int], key: str = "map_tie_aware") -> str:
+    """Markdown: `method` minus each other method, paired by seed: mean [95 % interval], the verdict."""
+    lines = [f"| {display_name(method)} minus | " + " | ".join(f"{b} bits" for b in bits) + " |",
+             "|---|" + "---|" * len(bits)]
+    for o in others:
+        cells = []
+        for b in bits:
+            d = paired_difference(rows, method, o, b, key)
+            if d is None:
+                cells.append("missing")
+                continue
+            mean, half, sd, n = d
+            ci = f" [{mean - half:+.1f}, {mean + half:+.1f}]" if np.isfinite(half) else ""
+            cells.append(f"{mean:+.1f}{ci} (n={n}, {verdict(mean, sd, n)})")
+        lines.append(f"| {display_name(o)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# DSaH's relative improvement as its abstracts state it (the paper's tables were not available):
+# about 10 % over DTQ on Stanford Dogs and CUB, about 12 % over DPSH in an earlier version.
+PAPER_CLAIMS = {"dtq": 10.0, "dpsh": 12.0}
+
+
+def relative_gains(rows: list[dict], method: str, bits: list[int], key: str = "map_tie_aware") -> str:
+    """Markdown: 100 (method - base) / base of the seed means, for base = DPSH (= hash_only) and DTQ,
+    beside the paper's claim."""
+    by = {(r["method"], r["bits"]): r[key] for r in aggregate(rows)}
+    lines = ["| over | " + " | ".join(f"{b} bits" for b in bits) + " | paper's claim |", "|---|" + "---:|" * (len(bits) + 1)]
+    for base, names in (("dpsh", ("dpsh", "hash_only")), ("dtq", ("dtq",))):
+        found = next((n for n in names if any(m == n for m, _ in by)), None)
+        if found is None:
+            continue
+        cells = [f"{100 * (by[(method, b)] - by[(found, b)]) / by[(found, b)]:+.1f} %"
+                 if (method, b) in by and (found, b) in by and by[(found, b)] > 0 else "missing" for b in bits]
+        lines.append(f"| {display_name(found)} | " + " | ".join(cells) + f" | ≈ +{PAPER_CLAIMS[base]:.0f} % |")
+    return "\n".join(lines)
+
+
+def display_name(method: str) -> str:
+    """How a method is named in comparisons: hash_only is DPSH; DTQ is marked as quantization search."""
+    from dsah import methods
+
+    if method == "hash_only":
+        return "hash_only (= DPSH)"
+    cls = methods.METHODS.get(method)
+    if cls is not None and cls.search == "quantization":
+        return f"{method} (PQ, asymmetric search)"
+    return method
+
+
+def time_table(rows: list[dict], methods: list[str], bits: list[int]) -> str:
+    """Markdown: training seconds per run, mean over seeds, per method and code length."""
+    by = {(r["method"], r["bits"]): r for r in aggregate(rows)}
+    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---:|" * len(bits)]
+    for m in methods:
+        cells = [f"{by[(m, b)]['train_seconds']:.0f} s" if (m, b) in by else "missing" for b in bits]
+        lines.append(f"| {display_name(m)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def metric_table(rows: list[dict], methods: list[str], bits: list[int], keys: list[str]) -> str:

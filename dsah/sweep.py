@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     root = paths.repo_root()
     path = paths.resolve(args.params, root)
     try:
-        raw = apply_overrides(yaml.safe_load(path.read_text()) or {}, args.overrides)
+        raw = yaml.safe_load(path.read_text()) or {}
+        seeds = raw.pop("seeds", None)  # one run: train.seed, by default the first of the pipeline's seeds
+        if seeds:
+            raw.setdefault("train", {}).setdefault("seed", seeds[0])
+        raw = apply_overrides(raw, args.overrides)
         params = config.parse(raw, str(path))
         config.check_run(args.method, args.bits)
     except config.ConfigError as err:

@@ -52,9 +52,13 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     repo, env = pipeline_copy
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["methods"] and params["attention_methods"], "the fast profile covers both training stages"
-    plain = [f"{m}-{b}" for m in params["methods"] for b in params["bits"]]
-    attention = [f"{m}-{b}" for m in params["attention_methods"] for b in params["bits"]]
-    trains = {f"train@{r}" for r in plain} | {f"train_attention@{r}" for r in attention}
+    runs = {key: [(m, b, s) for m in params[key] for b in params["bits"] for s in params["seeds"]]
+            for key in ("methods", "attention_methods")}
+    plain = [f"{m}-{b}-s{s}" for m, b, s in runs["methods"]]  # runs/<method>-<bits>-s<seed>
+    attention = [f"{m}-{b}-s{s}" for m, b, s in runs["attention_methods"]]
+    assert "dtq" in params["methods"], "the fast profile covers a quantization method"
+    trains = ({f"train@{m}-{b}-{s}" for m, b, s in runs["methods"]}
+              | {f"train_attention@{m}-{b}-{s}" for m, b, s in runs["attention_methods"]})
 
     first = sh(["dvc", "repro"], repo, env)
     expected = {"prepare", "evaluate", "report"} | trains
@@ -66,10 +70,12 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
         assert {"dataset", "method", "bits", "map_all"} <= m.keys()
         assert m["dataset"] == "synthetic" and 0 <= m["map_all"] <= 1 and m["profile"] == "fast"
         assert ("pointing_game" in m) == (r in attention)
-        assert m["map_lower"] <= m["map_tie_aware"] <= m["map_upper"] and "precision_h2" in m
-        for kind in ("radius", "rank"):
+        assert m["map_lower"] <= m["map_tie_aware"] <= m["map_upper"] and m["seed"] == 0
+        hamming = not r.startswith("dtq-")  # DTQ: product-quantised database, no Hamming radius
+        assert ("precision_h2" in m) == hamming
+        for kind in ("radius", "rank") if hamming else ("rank",):
             assert json.loads((repo / "curves" / kind / f"{r}.json").read_text())[-1]["recall"] > 0.99
-        assert (repo / "codes" / f"{r}.database.npz").is_file()
+        assert (repo / "codes" / f"{r}.{'database' if hamming else 'pq'}.npz").is_file()
         assert (repo / "runs" / r / "history.csv").read_text().startswith("epoch,")
         assert (repo / "reports" / "notebooks" / "train" / f"{r}.ipynb").is_file()
     for r in attention:
@@ -89,7 +95,7 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     params["dsah"]["margin"] = params["dsah"]["margin"] * 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = sh(["dvc", "repro"], repo, env)
-    assert ran(changed) == {f"train_attention@{r}" for r in attention} | {"evaluate", "report"}
+    assert ran(changed) == {f"train_attention@{m}-{b}-{s}" for m, b, s in runs["attention_methods"]} | {"evaluate", "report"}
 
     # A training parameter shared by all methods re-runs every training stage, not the data.
     params["train"]["lr"] = params["train"]["lr"] * 2

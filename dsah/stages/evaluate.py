@@ -2,6 +2,8 @@
 suite (`dsah.hamming`), precision-recall curves, code stores, saliency scores."""
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
 import torch
@@ -9,7 +11,7 @@ import torch
 from dsah import codestore, config, hamming, pq, provenance, ranking, saliency
 from dsah.data import prepared
 from dsah.io import atomic_path, write_json
-from dsah.paths import Layout
+from dsah.paths import Layout, run_name
 from dsah.retrieval import encode
 from dsah.metrics import sign_codes
 from dsah.stages.train import load_method
@@ -79,9 +81,9 @@ def score(m, data, params) -> tuple[dict, dict]:
     return res, {"query": q, "database": db}
 
 
-def save_codes(layout: Layout, method: str, bits: int, data, codes: dict) -> None:
+def save_codes(layout: Layout, method: str, bits: int, data, codes: dict, seed: int = 0) -> None:
     if "pq" in codes:  # faiss's serialised IndexPQ (codebooks + database codes), ids, labels, query features
-        with atomic_path(layout.codes(method, bits, "pq")) as tmp:
+        with atomic_path(layout.codes(method, bits, "pq", seed)) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, format="dsah-pq-v1", index=codes["pq"].serialize(), bits=bits,
                          database_codes=codes["pq"].codes(), database_ids=data.db.ids,
@@ -89,16 +91,16 @@ def save_codes(layout: Layout, method: str, bits: int, data, codes: dict) -> Non
                          query_ids=data.test.ids, query_labels=data.test.labels)
         return
     codestore.save(codestore.CodeStore.from_codes(codes["query"], data.test.labels, data.test.ids),
-                   layout.codes(method, bits, "query"))
+                   layout.codes(method, bits, "query", seed))
     codestore.save(codestore.CodeStore.from_codes(codes["database"], data.db.labels, data.db.ids),
-                   layout.codes(method, bits, "database"))
+                   layout.codes(method, bits, "database", seed))
 
 
-def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared | None = None) -> dict:
+def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared | None = None, seed: int = 0) -> dict:
     """Evaluate one run; `data` is the prepared data when the caller has it loaded already."""
     config.check_run(method, bits)
     data = prepared.load(layout.tensors) if data is None else data
-    m, ckpt = load_method(params, layout, method, bits, params.train.device)
+    m, ckpt = load_method(params, layout, method, bits, params.train.device, seed)
     res, codes = score(m, data, params)
     curves = res.pop("curves")
     sal = saliency_scores(m, data, params)
@@ -106,6 +108,7 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "dataset": data.meta["dataset"],
         "method": method,
         "bits": bits,
+        "seed": seed,
         **res,  # chance_map included: from the scan's counts, no second relevance matrix
         "num_database": int(len(data.db)),
         "num_classes": data.num_classes,
@@ -119,30 +122,29 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
     }
     # The full record (every parameter, library versions) stays beside the codes; the metrics file
     # stays flat so that `dvc metrics show/diff` lists metrics, not parameters.
-    write_json(layout.provenance(method, bits), {
+    write_json(layout.provenance(method, bits, seed), {
         "metrics": out,
         "trained_with": ckpt["provenance"],
         "evaluated_with": provenance.record(layout.root, params),
     })
-    save_codes(layout, method, bits, data, codes)
+    save_codes(layout, method, bits, data, codes, seed)
     for kind, c in curves.items():  # dvc plots: lists of records
         keys = list(c)
-        write_json(layout.curves(kind, method, bits), [dict(zip(keys, vals)) for vals in zip(*c.values())])
-    write_json(layout.metrics(method, bits), out)
+        write_json(layout.curves(kind, method, bits, seed), [dict(zip(keys, vals)) for vals in zip(*c.values())])
+    write_json(layout.metrics(method, bits, seed), out)
     return out
 
 
 def run_all(params, layout: Layout, methods: list[str] | None = None, log=print) -> list[dict]:
-    """Evaluate every (method, bits) of params.yaml (or of `methods` only), in order; one line per run."""
+    """Evaluate every (method, bits, seed) of params.yaml (or of `methods` only), in order; one line per run."""
     rows = []
     data = prepared.load(layout.tensors)  # once for all runs
-    for method in params.all_methods if methods is None else methods:
-        for bits in params.bits:
-            row = run(params, layout, method, bits, data)
-            shown = (f"mAP@all {100 * row['map_all']:.1f} (tie-aware {100 * row['map_tie_aware']:.1f}, "
-                     f"bounds {100 * row['map_lower']:.1f}-{100 * row['map_upper']:.1f})")
-            if "pointing_game" in row:
-                shown += f", pointing game {row['pointing_game']:.3f} (chance {row['pointing_chance']:.3f})"
-            log(f"{method}-{bits}: {shown}")
-            rows.append(row)
+    for method, bits, seed in product(params.all_methods if methods is None else methods, params.bits, params.seeds):
+        row = run(params, layout, method, bits, data, seed)
+        shown = (f"mAP@all {100 * row['map_all']:.1f} (tie-aware {100 * row['map_tie_aware']:.1f}, "
+                 f"bounds {100 * row['map_lower']:.1f}-{100 * row['map_upper']:.1f})")
+        if "pointing_game" in row:
+            shown += f", pointing game {row['pointing_game']:.3f} (chance {row['pointing_chance']:.3f})"
+        log(f"{run_name(method, bits, seed)}: {shown}")
+        rows.append(row)
     return rows

@@ -22,13 +22,17 @@ def history_csv(history: list[dict]) -> str:
     return buf.getvalue()
 
 
-def run(params, layout: Layout, method: str, bits: int) -> TrainResult:
+def run(params, layout: Layout, method: str, bits: int, seed: int | None = None) -> TrainResult:
+    """Train `method` at `bits` with training seed `seed` (default: train.seed) and write the run."""
     config.check_run(method, bits)
+    seed = params.train.seed if seed is None else seed
+    params = params.for_seed(seed)
     data = prepared.load(layout.tensors)
     result = train(params, method, bits, data)
     ckpt = {
         "method": method,
         "bits": bits,
+        "seed": seed,
         "state": result.method.state_dict(),
         "history": result.history,
         "train_seconds": result.seconds,
@@ -38,20 +42,21 @@ def run(params, layout: Layout, method: str, bits: int) -> TrainResult:
         "num_classes": data.num_classes,
         "provenance": provenance.record(layout.root, params),
     }
-    with atomic_path(layout.checkpoint(method, bits)) as tmp:
+    with atomic_path(layout.checkpoint(method, bits, seed)) as tmp:
         torch.save(ckpt, tmp)
-    write_text(layout.history(method, bits), history_csv(result.history))
+    write_text(layout.history(method, bits, seed), history_csv(result.history))
     return result
 
 
-def load_method(params, layout: Layout, method: str, bits: int, device: str = "auto"):
+def load_method(params, layout: Layout, method: str, bits: int, device: str = "auto", seed: int = 0):
     """Rebuild a trained method from its checkpoint (the parameters it was trained with)."""
     from dsah import methods
     from dsah.train import resolve_device
 
-    path = layout.checkpoint(method, bits)
+    path = layout.checkpoint(method, bits, seed)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint; run the train stage for {method}-{bits} first")
+        raise FileNotFoundError(f"{path}: no checkpoint; run the train stage for {method}-{bits} "
+                                f"(seed {seed}) first")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     trained_params = config.parse(ckpt["provenance"]["params"], f"{path} (parameters)")
     m = methods.get(method)(trained_params, bits, resolve_device(device), num_classes=ckpt.get("num_classes"))

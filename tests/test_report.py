@@ -1,0 +1,45 @@
+"""The report's statistics over seeds: means, standard deviations, paired differences, verdicts."""
+import math
+
+import pytest
+
+from dsah import report
+
+
+def _rows():
+    out = []
+    for seed, (d, h, q) in enumerate([(0.50, 0.49, 0.40), (0.62, 0.60, 0.41), (0.74, 0.70, 0.42)]):
+        for method, v in (("dsah", d), ("hash_only", h), ("dtq", q)):
+            out.append({"method": method, "bits": 12, "seed": seed, "map_tie_aware": v, "train_seconds": 10.0 * (seed + 1),
+                        "chance_map": 0.1})
+    return out
+
+
+def test_aggregate_means_and_sample_std():
+    agg = {r["method"]: r for r in report.aggregate(_rows())}
+    assert agg["dsah"]["map_tie_aware"] == pytest.approx(0.62) and agg["dsah"]["seeds"] == 3
+    assert agg["dsah"]["map_tie_aware_std"] == pytest.approx(0.12)
+    assert agg["dtq"]["train_seconds"] == pytest.approx(20.0) and "seed" not in agg["dtq"]
+
+
+def test_paired_difference_with_t_interval_by_hand():
+    mean, half, sd, n = report.paired_difference(_rows(), "dsah", "hash_only", 12)
+    sd_by_hand = math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2)  # differences 1, 2, 4 points
+    assert (mean, sd, n) == (pytest.approx(7 / 3), pytest.approx(sd_by_hand), 3)
+    assert half == pytest.approx(4.302653 * sd_by_hand / math.sqrt(3), rel=1e-5)  # t(0.975, 2) sd / sqrt(3)
+    assert report.verdict(mean, sd, n) == "inconclusive"  # 2.33 < 2 sd = 3.06
+    assert report.verdict(21.0, 1.0, 3) == "better" and report.verdict(-5, 1.0, 3) == "worse"
+    assert report.verdict(5.0, float("nan"), 1) == "fewer than 3 seeds"
+    assert report.paired_difference(_rows(), "dsah", "csq", 12) is None
+    table = report.paired_table(_rows(), "dsah", ["hash_only (= DPSH)", "dtq"], [12])
+    assert "+2.3 [" in report.paired_table(_rows(), "dsah", ["hash_only"], [12]) and "missing" in table
+
+
+def test_relative_gains_against_dpsh_and_dtq_beside_the_claims():
+    text = report.relative_gains(_rows(), "dsah", [12])
+    assert "hash_only (= DPSH)" in text and f"{100 * (0.62 - 0.59667) / 0.59667:+.1f} %" in text
+    assert "dtq (PQ, asymmetric search)" in text and "≈ +10 %" in text and "≈ +12 %" in text
+
+
+def test_seed_table_shows_mean_std_and_count():
+    assert "62.0 ± 12.0 (3)" in report.seed_table(_rows(), ["dsah"], [12])
