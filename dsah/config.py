@@ -200,6 +200,7 @@ class DsahParams(_Section):
     attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
     warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
     codes: Literal["salient", "original", "fused"] = "salient"
+    salient_view: Literal["fade", "blur"] = "fade"  # where the map is low: fade to the mean, or to a blurred copy
     regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
     regularizer_weight: Float = Field(0.0, ge=0)
 

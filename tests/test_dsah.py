@@ -235,3 +235,15 @@ def test_dsah_with_torchvision_networks_trains_a_step_and_encodes(fast_params):
     assert {"loss", "saliency", "map_mean"} <= set(out) | set(m.end_epoch())
     m.train(False)
     assert m.encode(x, box).shape == (8, 16) and m.saliency(x).shape == (8, 1, 64, 64)
+
+
+def test_blurred_salient_view_keeps_the_image_where_the_map_is_one_and_blurs_elsewhere():
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(salient(x, torch.ones(2, 1, 32, 32), "blur"), x)
+    blurred = salient(x, torch.zeros(2, 1, 32, 32), "blur")
+    assert blurred.std() < 0.5 * x.std()  # a blurred copy of white noise is much flatter
+    s = torch.full((2, 1, 32, 32), 0.5, requires_grad=True)
+    salient(x, s, "blur").sum().backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="salient_view"):
+        salient(x, s, "crop")

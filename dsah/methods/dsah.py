@@ -75,7 +75,7 @@ class Dsah(Method):
             smap = self.attention(x)
         self._record(smap, box)
         self.net.train()
-        u, v = self.net(torch.cat([x, salient(x, smap)])).chunk(2)  # one pass: BN sees both branches
+        u, v = self.net(torch.cat([x, salient(x, smap, self.cfg.salient_view)])).chunk(2)  # one pass: BN sees both branches
         sem = pairwise_loss(u, u, s) + pairwise_loss(v, v, s)
         if self.cfg.cross_term:
             sem = sem + pairwise_loss(u, v, s, exclude_self=False)
@@ -94,7 +94,7 @@ class Dsah(Method):
             with torch.no_grad():
                 u = self.net(x)
             smap = self.attention(x)
-            v = self.net(salient(x, smap))
+            v = self.net(salient(x, smap, self.cfg.salient_view))
             loss = sal = self.saliency_term(u, v, s)
             if self.cfg.step2_semantic_weight and self.loss_form != "none":
                 loss = loss + self.cfg.step2_semantic_weight * pairwise_loss(v, v, s)
@@ -174,7 +174,7 @@ class Dsah(Method):
         self.net.eval()
         if self.cfg.codes == "original":
             return self.net(x)
-        v = self.net(salient(x, self.saliency(x)))
+        v = self.net(salient(x, self.saliency(x), self.cfg.salient_view))
         if self.cfg.codes == "fused":
             return 0.5 * (self.net(x) + v)  # sign(u + v): still K bits
         return v

@@ -125,6 +125,19 @@ def build_attention(name: str, width: int = 8, levels: int = 3, norm: str = "bat
     raise ValueError(f"dsah.attention={name!r}: unknown; allowed: {', '.join(ATTENTIONS)}")
 
 
-def salient(x: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:
-    """x ⊙ S on normalised images; the one-channel map broadcasts over colour channels."""
-    return x * saliency
+def salient(x: torch.Tensor, saliency: torch.Tensor, view: str = "fade") -> torch.Tensor:
+    """The salient image of normalised images `x` under the one-channel map S (broadcast over colours).
+
+    fade: x ⊙ S — pixels fade to the input mean (0 after normalisation) where the map is low;
+    blur: S x + (1 - S) blur(x) — they fade to a Gaussian-blurred copy (sigma = 1/16 of the side), which
+    keeps the image's colours and layout, closer to what a pretrained network was trained on.
+    """
+    if view == "fade":
+        return x * saliency
+    if view == "blur":
+        from torchvision.transforms.v2.functional import gaussian_blur
+
+        sigma = max(x.shape[-1] / 16, 1.0)
+        k = 2 * int(2 * sigma) + 1
+        return saliency * x + (1 - saliency) * gaussian_blur(x, [k, k], [sigma, sigma])
+    raise ValueError(f"dsah.salient_view={view!r}: allowed: fade, blur")
