@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--workdir", default=".", help="where data/prepared is (default: the repository)")
     ap.add_argument("--holdout", type=float, default=0.0, help="validate on this share of the training split")
+    ap.add_argument("--json", help="also append the result (every metric) as one JSON line to this file")
     args = ap.parse_args(argv)
 
     from dsah.data import prepared
@@ -84,15 +85,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.holdout:
         data = holdout_split(data, args.holdout)  # data.test = the held-out validation queries
     res = train(params, args.method, args.bits, data)
-    m = score(res.method, data, params)[0]["map_all"]  # the evaluate stage's suite
+    suite = score(res.method, data, params)[0]  # the evaluate stage's suite
+    suite.pop("curves")
+    m = suite["map_all"]
     split = f"validation ({args.holdout:g} of train)" if args.holdout else "test"
     line = (f"RESULT {args.method}-{args.bits} {' '.join(args.overrides) or '(params.yaml)'}: "
-            f"{split} mAP@all {100 * m:.1f}")
+            f"{split} mAP@all {100 * m:.1f} (tie-aware {100 * suite['map_tie_aware']:.1f})")
     sal = saliency_scores(res.method, data, params)
     if sal:
         line += (f", pointing game {sal['pointing_game']:.3f} (chance {sal['pointing_chance']:.3f}), "
                  f"map mass in object {sal['map_mass_in_object']:.3f} (chance {sal['map_mass_chance']:.3f})")
     print(f"{line}, {res.seconds:.0f}s training", flush=True)
+    if args.json:
+        import json
+
+        row = {"method": args.method, "bits": args.bits, "overrides": args.overrides, "params": str(path),
+               "split": split, "seed": params.train.seed, **suite, **sal, "train_seconds": res.seconds,
+               "epoch_seconds": [r["seconds"] for r in res.history]}
+        with open(args.json, "a") as f:
+            f.write(json.dumps(row) + "\n")
     return 0
 
 
