@@ -252,7 +252,7 @@ class Params(_Section):
     methods: list[str] = ["hash_only", "oracle_mask"]  # hashing network alone (train stage)
     attention_methods: list[str] = ["dsah", "dsah_nosal"]  # with an attention network (train_attention stage)
     bits: list[int] = [12, 24, 32, 48]
-    # Training seeds: the pipeline trains every method x code length once per seed (runs/<method>-<bits>-s<seed>);
+    # Training seeds: the pipeline trains every method x code length once per seed (runs/<method>-s<seed>/<bits>/);
     # the stage sets train.seed to each. A file with train.seed and no seeds list means seeds: [train.seed].
     seeds: list[int] = [0]
     data: DataParams = DataParams()
@@ -346,7 +346,27 @@ def load(path: str | Path) -> Params:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    return parse(raw or {}, str(path))
+    if raw is None:
+        raise ConfigError(f"{path}: empty parameter file; expected the sections of params.yaml "
+                          "(copy params.yaml or a file of profiles/ and change what you need)")
+    return parse(raw, str(path))
+
+
+def check_data(params: Params, root: Path | None = None) -> None:
+    """Raise ConfigError with the prepare stage's message when a real dataset's folder does not exist."""
+    if params.data.name == "synthetic":
+        return
+    from dsah.data import sources
+    from dsah.paths import repo_root, resolve
+
+    if root is None:
+        try:
+            root = repo_root()  # the pipeline resolves data.root against the repository
+        except FileNotFoundError:
+            root = Path.cwd()
+    where = resolve(params.data.source, root)
+    if not where.exists():
+        raise ConfigError(f"data.root = {params.data.root!r}: " + sources.missing_message(sources.SOURCES[params.data.name], where))
 
 
 def check_run(method: str, bits: int) -> None:
@@ -360,7 +380,8 @@ def check_run(method: str, bits: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dsah.config [params.yaml ...]`: validate parameter files, one line per problem."""
+    """`python -m dsah.config [params.yaml ...]`: validate parameter files, one line per problem, and
+    check that a real dataset's folder exists (what the prepare stage would read)."""
     import sys
 
     files = (argv if argv is not None else sys.argv[1:]) or ["params.yaml"]
@@ -368,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in files:
         try:
             p = load(f)
+            check_data(p)
         except ConfigError as err:
             print(err, file=sys.stderr)
             status = 2

@@ -46,14 +46,23 @@ class Layout:
     def tensors(self) -> Path:
         return self.prepared / "tensors"
 
+    def train_dir(self, method: str, seed: int = 0) -> Path:
+        """One train stage's output: every code length of `method` with one training seed (one process,
+        so the start-up of a notebook kernel, torch and its optimizer is paid once, not per length)."""
+        return self.root / "runs" / f"{method}-s{seed}"
+
     def run_dir(self, method: str, bits: int, seed: int = 0) -> Path:
-        return self.root / "runs" / run_name(method, bits, seed)
+        return self.train_dir(method, seed) / str(bits)
 
     def checkpoint(self, method: str, bits: int, seed: int = 0) -> Path:
         return self.run_dir(method, bits, seed) / "checkpoint.pt"
 
+    def history_dir(self, method: str, seed: int = 0) -> Path:
+        """The per-epoch histories of one train stage, one CSV per code length (a DVC plot, not cached)."""
+        return self.root / "history" / f"{method}-s{seed}"
+
     def history(self, method: str, bits: int, seed: int = 0) -> Path:
-        return self.run_dir(method, bits, seed) / "history.csv"
+        return self.history_dir(method, seed) / f"{bits}.csv"
 
     def codes(self, method: str, bits: int, role: str, seed: int = 0) -> Path:
         """The code store (`dsah.codestore`) of the queries (test split) or the database (train split);

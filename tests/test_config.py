@@ -147,3 +147,22 @@ def test_every_profile_is_valid():
         if f.stem.startswith("paper_"):
             assert p.data.image_size == 224 and p.model.pretrained and p.bits == [12, 24, 32, 48]
             assert p.data.name == f.stem.removeprefix("paper_") and p.profile == f.stem
+
+
+def test_an_empty_file_is_refused(tmp_path):
+    from dsah import config
+
+    f = tmp_path / "p.yaml"
+    f.write_text("")
+    with pytest.raises(config.ConfigError, match="empty parameter file"):
+        config.load(f)
+
+
+def test_the_check_reports_a_missing_dataset_folder_like_prepare(tmp_path, capsys):
+    from dsah import config
+
+    f = tmp_path / "p.yaml"
+    f.write_text(f"data:\n  name: cub200\n  root: {tmp_path / 'nowhere'}\n")
+    assert config.main([str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "no data at" in err and "nowhere" in err and "CUB_200_2011.tgz" in err

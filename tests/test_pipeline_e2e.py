@@ -54,14 +54,15 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     assert params["methods"] and params["attention_methods"], "the fast profile covers both training stages"
     runs = {key: [(m, b, s) for m in params[key] for b in params["bits"] for s in params["seeds"]]
             for key in ("methods", "attention_methods")}
-    plain = [f"{m}-{b}-s{s}" for m, b, s in runs["methods"]]  # runs/<method>-<bits>-s<seed>
+    plain = [f"{m}-{b}-s{s}" for m, b, s in runs["methods"]]  # metrics/<method>-<bits>-s<seed>.json
     attention = [f"{m}-{b}-s{s}" for m, b, s in runs["attention_methods"]]
     assert "dtq" in params["methods"], "the fast profile covers a quantization method"
-    trains = ({f"train@{m}-{b}-{s}" for m, b, s in runs["methods"]}
-              | {f"train_attention@{m}-{b}-{s}" for m, b, s in runs["attention_methods"]})
+    # one train stage per method and seed, training every code length in one process
+    trains = ({f"train@{m}-{s}" for m in params["methods"] for s in params["seeds"]}
+              | {f"train_attention@{m}-{s}" for m in params["attention_methods"] for s in params["seeds"]})
 
     first = sh(["dvc", "repro"], repo, env)
-    expected = {"prepare", "evaluate", "report"} | trains
+    expected = {"check_params", "prepare", "evaluate", "report"} | trains
     assert ran(first) == expected
     assert re.search(r"\[hash_only-12\] epoch 1/\d+ loss", first), "training progress is visible in the log"
     assert re.search(r"\[dsah-12\] epoch 1/\d+ .*map_mean [0-9.]+ map_above_half", first), "map statistics are logged"
@@ -76,8 +77,10 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
         for kind in ("radius", "rank") if hamming else ("rank",):
             assert json.loads((repo / "curves" / kind / f"{r}.json").read_text())[-1]["recall"] > 0.99
         assert (repo / "codes" / f"{r}.{'database' if hamming else 'pq'}.npz").is_file()
-        assert (repo / "runs" / r / "history.csv").read_text().startswith("epoch,")
-        assert (repo / "reports" / "notebooks" / "train" / f"{r}.ipynb").is_file()
+        method, bits, seed = r.rsplit("-", 2)
+        assert (repo / "runs" / f"{method}-{seed}" / bits / "checkpoint.pt").is_file()
+        assert (repo / "history" / f"{method}-{seed}" / f"{bits}.csv").read_text().startswith("epoch,")
+        assert (repo / "reports" / "notebooks" / "train" / f"{method}-{seed}.ipynb").is_file()
     for r in attention:
         m = json.loads((repo / "metrics" / f"{r}.json").read_text())
         assert 0 <= m["pointing_game"] <= 1 and 0 < m["pointing_chance"] < 1
@@ -91,15 +94,20 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     again = sh(["dvc", "repro"], repo, env)
     assert ran(again) == set() and "Data and pipelines are up to date" in again
 
+    # A top-level key that no stage reads still stops dvc repro, with the one-line message.
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False) + "bogus_key_xyz: 1\n")
+    bad = subprocess.run(["dvc", "repro"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "bogus_key_xyz = 1: unknown key" in bad.stdout + bad.stderr
+
     # A DSaH parameter re-runs the attention methods only, then evaluation and the report.
     params["dsah"]["margin"] = params["dsah"]["margin"] * 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = sh(["dvc", "repro"], repo, env)
-    assert ran(changed) == {f"train_attention@{m}-{b}-{s}" for m, b, s in runs["attention_methods"]} | {"evaluate", "report"}
+    assert ran(changed) == {t for t in trains if t.startswith("train_attention@")} | {"check_params", "evaluate", "report"}
 
     # A training parameter shared by all methods re-runs every training stage, not the data.
     params["train"]["lr"] = params["train"]["lr"] * 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = sh(["dvc", "repro"], repo, env)
-    assert ran(changed) == expected - {"prepare"}
+    assert ran(changed) == expected - {"prepare"}  # check_params included: params.yaml changed
     assert "Stage 'prepare' didn't change, skipping" in changed

@@ -43,3 +43,13 @@ def test_relative_gains_against_dpsh_and_dtq_beside_the_claims():
 
 def test_seed_table_shows_mean_std_and_count():
     assert "62.0 ± 12.0 (3)" in report.seed_table(_rows(), ["dsah"], [12])
+
+
+def test_published_numbers_only_where_the_dataset_matches_and_marked_as_theirs():
+    rows = [{"method": "csq", "bits": b, "seed": 0, "map_all": 0.5} for b in (12, 48)]
+    assert "every number in this report is ours" in report.published_table("synthetic", rows, [12, 48])
+    text = report.published_table("cub200", rows, [12, 24, 48])
+    assert "theirs, a different protocol" in text and "seen@seen" in text
+    assert "| csq | 68.8 · 50.0 | 79.5 · — | 81.7 · 50.0 |" in text
+    assert "| orthohash | 73.2 · — |" in text
+    assert "80.2 ·" in report.published_table("stanford_dogs", rows, [12])

@@ -49,7 +49,8 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
 
 
 def load_method(params, layout: Layout, method: str, bits: int, device: str = "auto", seed: int = 0):
-    """Rebuild a trained method from its checkpoint (the parameters it was trained with)."""
+    """Rebuild a trained method from its checkpoint: the parameters it was trained with, except the
+    evaluation-time choice `dsah.codes` (which branch encodes), taken from `params`."""
     from dsah import methods
     from dsah.train import resolve_device
 
@@ -59,6 +60,8 @@ def load_method(params, layout: Layout, method: str, bits: int, device: str = "a
                                 f"(seed {seed}) first")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     trained_params = config.parse(ckpt["provenance"]["params"], f"{path} (parameters)")
+    trained_params = trained_params.model_copy(
+        update={"dsah": trained_params.dsah.model_copy(update={"codes": params.dsah.codes})})
     m = methods.get(method)(trained_params, bits, resolve_device(device), num_classes=ckpt.get("num_classes"))
     m.load_state_dict(ckpt["state"])
     m.train(False)
