@@ -199,7 +199,6 @@ class DsahParams(_Section):
     alternate: Literal["batch", "epoch"] = "batch"
     attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
     warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
-    codes: Literal["salient", "original", "fused"] = "salient"
     salient_view: Literal["fade", "blur"] = "fade"  # where the map is low: fade to the mean, or to a blurred copy
     regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
     regularizer_weight: Float = Field(0.0, ge=0)
@@ -237,6 +236,9 @@ class EvalParams(_Section):
     top_k: list[int] = [100]  # cut-offs of mAP@k and NDCG@k
     precision_at: list[int] = [10, 100]  # N of the reported precision@N
     radius: int = Field(2, ge=0)  # precision within this Hamming radius (and the share of empty balls)
+    # DSaH: which branch encodes queries and database. An evaluation-time choice (it was dsah.codes):
+    # changing it re-runs evaluate and report, never training.
+    codes: Literal["salient", "original", "fused"] = "salient"
 
     @field_validator("top_k", "precision_at")
     @classmethod
@@ -276,6 +278,14 @@ class Params(_Section):
         if len(set(v)) != len(v):
             raise ValueError("a method is listed twice")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and isinstance(raw.get("dsah"), dict) and "codes" in raw["dsah"]:
+            raise ValueError(f"dsah.codes = {raw['dsah']['codes']!r}: moved to eval.codes (it chooses the encoding "
+                             "branch at evaluation time and does not re-train)")
+        return raw
 
     @field_validator("seeds")
     @classmethod

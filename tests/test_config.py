@@ -68,7 +68,7 @@ def test_real_dataset_root_defaults_to_data_raw(raw, tmp_path):
         (("dsah", "saliency_loss"), "hinge", "Input should be 'ranking', 'distance' or 'none'"),
         (("dsah", "margin"), -0.1, "Input should be greater than or equal to 0"),
         (("dsah", "attention_out_stride"), 6, "attention_out_stride=6 must be a power of two"),
-        (("dsah", "codes"), "concat", "Input should be 'salient', 'original' or 'fused'"),
+        (("eval", "codes"), "concat", "Input should be 'salient', 'original' or 'fused'"),
         (("eval", "part_box"), 0, "Input should be greater than 0"),
         (("eval", "top_k"), [100, 0], "[100, 0] must be a non-empty list of distinct positive integers"),
         (("eval", "precision_at"), [], "[] must be a non-empty list of distinct positive integers"),
@@ -166,3 +166,10 @@ def test_the_check_reports_a_missing_dataset_folder_like_prepare(tmp_path, capsy
     assert config.main([str(f)]) == 2
     err = capsys.readouterr().err
     assert "no data at" in err and "nowhere" in err and "CUB_200_2011.tgz" in err
+
+
+def test_dsah_codes_moved_to_eval(tmp_path):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["dsah"]["codes"] = "original"
+    with pytest.raises(config.ConfigError, match=r"dsah.codes = 'original': moved to eval.codes"):
+        config.parse(raw)

@@ -153,7 +153,8 @@ def test_codes_options(fast_params):
     u = base.net(x)
     v = base.net(salient(x, base.attention(x)))
     for codes, expected in (("salient", v), ("original", u), ("fused", 0.5 * (u + v))):
-        m = Dsah(_params(fast_params, codes=codes), 12, torch.device("cpu"))
+        m = Dsah(fast_params.model_copy(update={"eval": fast_params.eval.model_copy(update={"codes": codes})}),
+                 12, torch.device("cpu"))
         m.load_state_dict(base.state_dict())
         m.train(False)
         assert torch.allclose(m.encode(x, box), expected, atol=1e-6), codes

@@ -48,6 +48,59 @@ def pipeline_copy(tmp_path_factory):
     return dst, env
 
 
+# Which stages a change to each parameter makes stale directly (DVC re-runs the stages below them
+# too when their outputs change: prepare -> train* -> evaluate -> report). check_params reads the
+# whole file. Keys not listed take their section's row.
+RERUN = {
+    "profile": {"evaluate", "report"},
+    "methods": {"evaluate", "report"},  # (and adds or removes train@<method> stages)
+    "attention_methods": {"evaluate", "report"},
+    "bits": {"train", "train_attention", "evaluate", "report"},  # every length trains in one stage
+    "seeds": {"evaluate", "report"},  # (and adds or removes train@<method>-<seed> stages)
+    "data": {"prepare"},
+    "model": {"train", "train_attention"},
+    "train": {"train", "train_attention"},
+    "train.device": {"train", "train_attention", "report"},  # the report encodes its retrieval figure
+    "dsah": {"train_attention"},
+    "baselines": {"train"},
+    "eval": {"evaluate", "report"},  # eval.codes included: which branch encodes is chosen at evaluation
+}
+
+
+def leaves(tree: dict, prefix: str = ""):
+    for k, v in tree.items():
+        if isinstance(v, dict) and v:
+            yield from leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}"
+
+
+def rerun_table(repo: Path, params: dict) -> None:
+    """Change every parameter of params.yaml in turn and ask DVC which stages are stale."""
+    from dvc.repo import Repo
+
+    text = (repo / "params.yaml").read_text()
+    locked = set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"])
+    dvc = Repo(str(repo))
+    try:
+        for key in leaves(params):
+            raw = yaml.safe_load(text)
+            *path, last = key.split(".")
+            node = raw
+            for p in path:
+                node = node[p]
+            # lists grow (a matrix list then adds stages, which are new, not stale: left out)
+            node[last] = node[last] + ["new"] if isinstance(node[last], list) else "__changed__"
+            (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+            names = [n.rsplit(":", 1)[-1] for n in dvc.status()]
+            stale = {n.split("@")[0] for n in names if n in locked}
+            expected = {"check_params"} | RERUN.get(key, RERUN[key.split(".")[0]])
+            assert stale == expected, f"changing {key} makes {sorted(stale)} stale, expected {sorted(expected)}"
+    finally:
+        dvc.close()
+        (repo / "params.yaml").write_text(text)
+
+
 def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     repo, env = pipeline_copy
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -93,6 +146,7 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
 
     again = sh(["dvc", "repro"], repo, env)
     assert ran(again) == set() and "Data and pipelines are up to date" in again
+    rerun_table(repo, params)
 
     # A top-level key that no stage reads still stops dvc repro, with the one-line message.
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False) + "bogus_key_xyz: 1\n")

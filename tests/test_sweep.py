@@ -6,8 +6,8 @@ from tests.conftest import ROOT
 
 
 def test_overrides_parse_values_as_yaml():
-    raw = sweep.apply_overrides({"train": {"epochs": 3}}, ["train.epochs=10", "dsah.margin=2", "dsah.codes=fused"])
-    assert raw == {"train": {"epochs": 10}, "dsah": {"margin": 2, "codes": "fused"}}
+    raw = sweep.apply_overrides({"train": {"epochs": 3}}, ["train.epochs=10", "dsah.margin=2", "eval.codes=fused"])
+    assert raw == {"train": {"epochs": 10}, "dsah": {"margin": 2}, "eval": {"codes": "fused"}}
 
 
 def test_bad_override_and_bad_value(capsys):

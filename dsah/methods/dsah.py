@@ -27,6 +27,7 @@ class Dsah(Method):
         super().__init__(params, bits, device, num_classes)
         m, d = params.model, params.dsah
         self.cfg = d
+        self.codes = params.eval.codes  # evaluation-time: which branch encodes
         self.loss_form = self.saliency_loss or d.saliency_loss
         self.net = HashingNetwork.from_params(bits, m).to(device)
         self.attention = build_attention(d.attention, d.attention_width, d.attention_levels, d.attention_norm,
@@ -172,10 +173,10 @@ class Dsah(Method):
     @torch.no_grad()
     def encode(self, x, box):
         self.net.eval()
-        if self.cfg.codes == "original":
+        if self.codes == "original":
             return self.net(x)
         v = self.net(salient(x, self.saliency(x), self.cfg.salient_view))
-        if self.cfg.codes == "fused":
+        if self.codes == "fused":
             return 0.5 * (self.net(x) + v)  # sign(u + v): still K bits
         return v
 

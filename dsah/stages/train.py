@@ -50,7 +50,7 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
 
 def load_method(params, layout: Layout, method: str, bits: int, device: str = "auto", seed: int = 0):
     """Rebuild a trained method from its checkpoint: the parameters it was trained with, except the
-    evaluation-time choice `dsah.codes` (which branch encodes), taken from `params`."""
+    evaluation-time section `eval` (e.g. `eval.codes`, which branch encodes), taken from `params`."""
     from dsah import methods
     from dsah.train import resolve_device
 
@@ -59,9 +59,10 @@ def load_method(params, layout: Layout, method: str, bits: int, device: str = "a
         raise FileNotFoundError(f"{path}: no checkpoint; run the train stage for {method}-{bits} "
                                 f"(seed {seed}) first")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    trained_params = config.parse(ckpt["provenance"]["params"], f"{path} (parameters)")
-    trained_params = trained_params.model_copy(
-        update={"dsah": trained_params.dsah.model_copy(update={"codes": params.dsah.codes})})
+    raw = ckpt["provenance"]["params"]
+    if isinstance(raw.get("dsah"), dict) and "codes" in raw["dsah"]:  # a checkpoint from before eval.codes
+        raw = {**raw, "dsah": {k: v for k, v in raw["dsah"].items() if k != "codes"}}
+    trained_params = config.parse(raw, f"{path} (parameters)").model_copy(update={"eval": params.eval})
     m = methods.get(method)(trained_params, bits, resolve_device(device), num_classes=ckpt.get("num_classes"))
     m.load_state_dict(ckpt["state"])
     m.train(False)
