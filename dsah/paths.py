@@ -57,6 +57,11 @@ class Layout:
     def checkpoint(self, method: str, bits: int, seed: int = 0) -> Path:
         return self.run_dir(method, bits, seed) / "checkpoint.pt"
 
+    def resume(self, method: str, bits: int, seed: int = 0) -> Path:
+        """The state after the last finished epoch, while a run is unfinished (not a DVC output: DVC
+        deletes a stage's outputs before re-running it; this survives, and is removed when it ends)."""
+        return self.root / ".resume" / f"{run_name(method, bits, seed)}.pt"
+
     def history_dir(self, method: str, seed: int = 0) -> Path:
         """The per-epoch histories of one train stage, one CSV per code length (a DVC plot, not cached)."""
         return self.root / "history" / f"{method}-s{seed}"
@@ -78,7 +83,9 @@ class Layout:
         return self.root / "curves" / kind / f"{run_name(method, bits, seed)}.json"
 
     def provenance(self, method: str, bits: int, seed: int = 0) -> Path:
-        return self.root / "codes" / f"{run_name(method, bits, seed)}.provenance.json"
+        """What the run is (method, bits, seed, conventions, timings, code version) and every parameter
+        it was trained and evaluated with: committed beside metrics/, which holds only the numbers."""
+        return self.root / "provenance" / f"{run_name(method, bits, seed)}.json"
 
     @property
     def metrics_dir(self) -> Path:

@@ -38,3 +38,15 @@ def record(root: Path, params) -> dict:
         "numpy": str(numpy.__version__),
         "params": params.model_dump(mode="json"),
     }
+
+
+def source_digest() -> str:
+    """sha256 over the dsah package's Python sources: a resume checkpoint is used only by the same code."""
+    import hashlib
+
+    pkg = Path(dsah.__file__).parent
+    h = hashlib.sha256()
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(str(f.relative_to(pkg)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 from itertools import product
+from pathlib import Path
 
 import numpy as np
 
@@ -14,9 +15,10 @@ def collect(layout: Layout, methods: list[str], bits: list[int], seeds=(0,)) -> 
     """Metrics of every (method, bits, seed) the parameters ask for, and the names of those missing."""
     rows, missing = [], []
     for m, b, s in product(methods, bits, seeds):
-        path = layout.metrics(m, b, s)
-        if path.is_file():
-            rows.append(json.loads(path.read_text()))
+        path, about = layout.metrics(m, b, s), layout.provenance(m, b, s)
+        if path.is_file():  # the numbers, and what the run is from its provenance sidecar
+            run = json.loads(about.read_text())["run"] if about.is_file() else {}
+            rows.append({**run, **json.loads(path.read_text())})
         else:
             missing.append(run_name(m, b, s))
     return rows, missing
@@ -268,3 +270,28 @@ def headroom(rows: list[dict], bits: list[int], better: str = "oracle_mask", bas
     """mAP points by which `better` beats `base` at each code length."""
     by = {(r["method"], r["bits"]): r["map_all"] for r in rows}
     return {b: 100 * (by[(better, b)] - by[(base, b)]) for b in bits if (better, b) in by and (base, b) in by}
+
+
+def plot_data(layout: Layout, runs: list[dict], methods: list[str], bits: list[int], seed: int = 0) -> dict[str, list[dict]]:
+    """The records behind dvc.yaml's top-level plots (methods overlaid): `map_bits` (tie-aware mAP %
+    per method, code length and seed), `pr` (precision-recall by rank cut-off) and `loss` (training
+    loss per epoch), both of training seed `seed`, one record per point with its method and bits."""
+    out = {"map_bits": [{"method": r["method"], "bits": r["bits"], "seed": r.get("seed", 0),
+                         "map": round(100 * r["map_tie_aware"], 3)} for r in runs],
+           "pr": [], "loss": []}
+    for name, c in curves(layout, methods, bits, seed).items():
+        m, b = name.rsplit("-", 1)
+        out["pr"] += [{"method": m, "bits": int(b), "recall": p["recall"], "precision": p["precision"]} for p in c["rank"]]
+    for name, h in histories(layout, methods, bits, seed).items():
+        m, b = name.rsplit("-", 1)
+        out["loss"] += [{"method": m, "bits": int(b), "epoch": int(row["epoch"]), "loss": row["loss"]}
+                        for row in h if "loss" in row]
+    return out
+
+
+def write_plot_data(folder, data: dict[str, list[dict]]) -> None:
+    """One JSON list per plot under `folder` (reports/plots), each written atomically."""
+    from dsah.io import write_text
+
+    for name, records in data.items():
+        write_text(Path(folder) / f"{name}.json", json.dumps(records))

@@ -1,15 +1,18 @@
 """The training loop shared by every method: seeded, class-balanced, one log line per epoch."""
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
 from dsah import methods
+from dsah.io import atomic_path
 from dsah.models.finetune import calibrate
 from dsah.data.batches import Normalizer, box_masks, random_shift
 from dsah.data.loader import train_loader
@@ -64,8 +67,59 @@ def _print(line: str) -> None:
     print(line, flush=True)  # one line per epoch: readable live in papermill/DVC logs
 
 
-def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[str], None] = _print) -> TrainResult:
-    """Train `method_name` at `bits` on `data.train`; returns the trained method and per-epoch history."""
+class NonFiniteLoss(FloatingPointError):
+    """A loss term became NaN or infinite; the message names the term, the epoch and the step."""
+
+
+def _rng_state(gen: torch.Generator, loader) -> dict:
+    sampler = loader.batch_sampler
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "shift": gen.get_state(), "batches": sampler.batches.rng.bit_generator.state,
+            "image_seeds": sampler.rng.bit_generator.state}
+
+
+def _set_rng_state(state: dict, gen: torch.Generator, loader) -> None:
+    sampler = loader.batch_sampler
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    gen.set_state(state["shift"])
+    sampler.batches.rng.bit_generator.state = state["batches"]
+    sampler.rng.bit_generator.state = state["image_seeds"]
+
+
+def resume_key(params, method_name: str, bits: int, data: Prepared) -> dict:
+    """What a resume checkpoint must match to be used: the parameters, the run, the data, the code."""
+    from dsah.provenance import source_digest
+
+    return {"params": params.model_dump(mode="json"), "method": method_name, "bits": bits,
+            "data": {k: data.meta.get(k) for k in ("dataset", "source", "image_size", "store_size", "mean", "std")},
+            "train_size": len(data.train), "source": source_digest()}
+
+
+def _load_resume(path, key: dict, log) -> dict | None:
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)  # our own file: RNG states are tuples
+    except Exception as err:  # noqa: BLE001 - a file cut short by a kill before its rename cannot exist; anything else: start over
+        log(f"ignoring unreadable resume checkpoint {path} ({err})")
+        return None
+    if state.get("key") != key:
+        log(f"ignoring resume checkpoint {path}: made with other parameters, data or code")
+        return None
+    return state
+
+
+def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[str], None] = _print,
+          resume: str | Path | None = None) -> TrainResult:
+    """Train `method_name` at `bits` on `data.train`; returns the trained method and per-epoch history.
+
+    With `resume` (a file path), the state after every epoch — networks, optimisers, schedulers,
+    sampler and RNG states, history, map snapshots — is written there atomically, and a run that finds
+    a matching file continues after its last epoch, ending with the same weights as an uninterrupted
+    run on the same CPU. A NaN or infinite loss term stops the run (NonFiniteLoss), the file keeping
+    the last good epoch."""
     t = params.train
     gen = seed_everything(t.seed)
     device = resolve_device(t.device)
@@ -99,12 +153,21 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     log(f"{tag} training on {device}: {len(data.train)} images, {data.num_classes} classes, "
         f"{len(sampler)} batches of {sampler.p}x{sampler.k} per epoch, {t.epochs} epochs, augment {t.augment}"
         + (f", {t.workers} loader workers" if t.workers else ""))
-    for epoch in range(1, t.epochs + 1):
+    key = resume_key(params, method_name, bits, data) if resume is not None else None
+    first, earlier = 1, 0.0
+    state = _load_resume(resume, key, log)
+    if state is not None:
+        method.load_training_state(state["method"])
+        _set_rng_state(state["rng"], gen, loader)
+        result.history, result.maps = state["history"], state["maps"]
+        first, earlier = state["epoch"] + 1, state["seconds"]
+        log(f"{tag} resuming after epoch {state['epoch']} from {resume}")
+    for epoch in range(first, t.epochs + 1):
         method.train(True)
         e0 = time.perf_counter()
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}  # a term logged on some batches only (step 2 every n-th) averages over those
-        for batch in loader:
+        for step, batch in enumerate(loader, 1):
             x = norm(batch.images.to(device, non_blocking=True))
             b = batch.boxes.to(device)
             if t.augment == "shift":
@@ -112,6 +175,11 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
             m = box_masks(b, size)
             x = x.contiguous(memory_format=torch.channels_last)
             out = method.train_step(x, batch.labels.to(device), m.to(device))
+            bad = [k for k, v in out.items() if not math.isfinite(v)]
+            if bad:
+                kept = f"; {resume} keeps epoch {epoch - 1}" if resume is not None and epoch > 1 else ""
+                raise NonFiniteLoss(f"{tag} epoch {epoch}, step {step}: loss term {bad[0]!r} = {out[bad[0]]} "
+                                    f"(lower train.lr or check the data){kept}")
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1
@@ -122,8 +190,13 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
         if has_maps and epoch in keep:
             maps = method.saliency(probe_x)[:, 0].clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
             result.maps[epoch] = maps
+        if resume is not None:  # before the epoch's line: whoever reads "epoch e" may rely on it
+            with atomic_path(resume) as tmp:
+                torch.save({"key": key, "epoch": epoch, "seconds": earlier + time.perf_counter() - start,
+                            "method": method.training_state(), "rng": _rng_state(gen, loader),
+                            "history": result.history, "maps": result.maps}, tmp)
         shown = " ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "seconds"))
         log(f"{tag} epoch {epoch}/{t.epochs} {shown} ({row['seconds']:.1f}s)")
-    result.seconds = time.perf_counter() - start
+    result.seconds = earlier + time.perf_counter() - start
     method.train(False)
     return result

@@ -341,3 +341,21 @@ def test_records_reject_empty_sets_and_first_label():
         records.split_sets(Path("x"), np.ones(3, bool), ids=np.arange(3), paths=[Path("a")] * 3,
                            labels=np.zeros(3, int), class_names=["a"])
     assert records.first_label(np.array([[0, 1, 1], [0, 0, 0]])).tolist() == [1, -1]
+
+
+def test_check_decodes_every_image_and_lists_each_bad_one(tmp_path, capsys):
+    from PIL import Image
+
+    top = mini_folder(tmp_path / "mine", split=True)
+    assert data_cli(["check", "folder", "--root", str(top)]) == 0
+    assert "decoded      15 of 15" in capsys.readouterr().out
+    truncated, fake = top / "train" / "alpha" / "cut.jpg", top / "test" / "beta" / "x.jpg"
+    Image.effect_noise((64, 64), 60).convert("RGB").save(truncated, quality=95)
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])  # a download cut short
+    fake.write_text("not an image, only named like one\n")
+    assert data_cli(["check", "folder", "--root", str(top), "--workers", "2"]) == 1
+    captured = capsys.readouterr()
+    assert "images       17" in captured.out and "decoded      15 of 17" in captured.out
+    assert f"{truncated}: unreadable (" in captured.err and f"{fake}: not an image PIL can identify" in captured.err
+    assert "error: 2 of 17 images under" in captured.err
+    assert data_cli(["check", "folder", "--root", str(top), "--no-decode"]) == 0

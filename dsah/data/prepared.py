@@ -192,9 +192,10 @@ def from_records(rec: Records, size: int, dataset: str, part_size: float | None 
 
 
 def build(rec: Records, size: int, dataset: str, path: str | Path, part_size: float | None = None,
-          view: int | None = None) -> Prepared:
+          view: int | None = None, data_params: dict | None = None) -> Prepared:
     """Decode `rec` at `size` (the stored side) straight into the folder `path` (written atomically) and
-    return it memory-mapped; the networks see the centre `view` x `view` crop (default: all of it)."""
+    return it memory-mapped; the networks see the centre `view` x `view` crop (default: all of it).
+    `data_params` (the `data` section that made it) is kept in meta.json (`made_with`)."""
     with atomic_dir(path) as tmp:
         images = {name: np.lib.format.open_memmap(tmp / f"{name}_images.npy", mode="w+", dtype=np.uint8,
                                                   shape=(int(m.sum()), 3, size, size))
@@ -204,7 +205,16 @@ def build(rec: Records, size: int, dataset: str, path: str | Path, part_size: fl
             arr.flush()
         _write(_assemble(rec, size, dataset, part_size, images, scale, view), tmp, skip_images=True)
         del images
+        if data_params is not None:
+            meta = json.loads((tmp / "meta.json").read_text())
+            (tmp / "meta.json").write_text(json.dumps({**meta, "data_params": data_params}, indent=1))
     return load(path)
+
+
+def made_with(path: str | Path) -> dict | None:
+    """The `data` parameters the prepared data at `path` was made with (None: missing, or older data)."""
+    meta = Path(path) / "meta.json"
+    return json.loads(meta.read_text()).get("data_params") if meta.is_file() else None
 
 
 def _write(prep: Prepared, folder: Path, skip_images: bool = False) -> None:

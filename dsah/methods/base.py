@@ -72,3 +72,28 @@ class Method:
     def load_state_dict(self, state: dict) -> None:
         for k, m in self.modules().items():
             m.load_state_dict(state[k])
+
+    # -- resuming ----------------------------------------------------------------------------------
+    # Everything a method carries between epochs, found by type so that every method is covered:
+    # its modules, optimisers, learning-rate schedulers, random generators and integer/float counters
+    # (DSaH's epoch and batch, HashNet's epoch). The training loop writes it after every epoch.
+    _NOT_STATE = ("bits", "num_classes")
+
+    def training_state(self) -> dict:
+        objects, counters = {}, {}
+        for k, v in vars(self).items():
+            if isinstance(v, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)):
+                objects[k] = v.state_dict()
+            elif isinstance(v, torch.Generator):
+                objects[k] = v.get_state()
+            elif type(v) in (int, float) and k not in self._NOT_STATE:
+                counters[k] = v
+        return {"modules": self.state_dict(), "objects": objects, "counters": counters}
+
+    def load_training_state(self, state: dict) -> None:
+        self.load_state_dict(state["modules"])
+        for k, v in state["objects"].items():
+            obj = getattr(self, k)
+            obj.set_state(v) if isinstance(obj, torch.Generator) else obj.load_state_dict(v)
+        for k, v in state["counters"].items():
+            setattr(self, k, v)

@@ -120,10 +120,13 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
         "code_version": ckpt["provenance"]["git"]["commit"],
         "code_dirty": ckpt["provenance"]["git"]["dirty"],
     }
-    # The full record (every parameter, library versions) stays beside the codes; the metrics file
-    # stays flat so that `dvc metrics show/diff` lists metrics, not parameters.
+    # metrics/<run>.json holds the measured numbers only, so that `dvc metrics show/diff` reads as a
+    # table of results; what the run is (method, bits, seed, dataset), its conventions, timings and
+    # code version, and the full record (every parameter, library versions) stay beside the codes.
+    numbers, about = split_record(out)
     write_json(layout.provenance(method, bits, seed), {
-        "metrics": out,
+        "run": about,
+        "metrics": numbers,
         "trained_with": ckpt["provenance"],
         "evaluated_with": provenance.record(layout.root, params),
     })
@@ -131,8 +134,20 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
     for kind, c in curves.items():  # dvc plots: lists of records
         keys = list(c)
         write_json(layout.curves(kind, method, bits, seed), [dict(zip(keys, vals)) for vals in zip(*c.values())])
-    write_json(layout.metrics(method, bits, seed), out)
+    write_json(layout.metrics(method, bits, seed), numbers)
     return out
+
+
+# What describes a run rather than measures it: kept out of metrics/ (in codes/<run>.provenance.json).
+ABOUT = {"dataset", "method", "bits", "seed", "profile", "epochs", "train_seconds", "code_version", "code_dirty",
+         "num_database", "num_queries", "num_classes", "queries_without_relevant", "pointing_scored_images",
+         *CONVENTIONS}
+
+
+def split_record(row: dict) -> tuple[dict, dict]:
+    """(the measured numbers, what describes the run) of one evaluation record."""
+    return ({k: v for k, v in row.items() if k not in ABOUT},
+            {k: v for k, v in row.items() if k in ABOUT})
 
 
 def run_all(params, layout: Layout, methods: list[str] | None = None, log=print) -> list[dict]:

@@ -18,7 +18,8 @@ def run(params, layout: Layout, log=print) -> prepared.Prepared:
     log(f"read {len(records)} images of {len(records.class_names)} classes from {records.root}")
     log(f"protocol: {records.protocol}: {records.train.sum()} training, {records.query.sum()} query, "
         f"{records.database.sum()} database images")
-    prep = prepared.build(records, d.stored_size, d.name, layout.tensors, part_size, view=d.image_size)
+    prep = prepared.build(records, d.stored_size, d.name, layout.tensors, part_size, view=d.image_size,
+                          data_params=d.model_dump(mode="json"))
     log(f"wrote {layout.tensors}: {len(prep.train)} train/database, {len(prep.test)} test/query images, "
         f"stored at {d.stored_size} px (shorter side, centre crop), seen at {d.image_size} px")
     return prep

@@ -28,7 +28,7 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
     seed = params.train.seed if seed is None else seed
     params = params.for_seed(seed)
     data = prepared.load(layout.tensors)
-    result = train(params, method, bits, data)
+    result = train(params, method, bits, data, resume=layout.resume(method, bits, seed))
     ckpt = {
         "method": method,
         "bits": bits,
@@ -46,6 +46,13 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
         torch.save(ckpt, tmp)
     write_text(layout.history(method, bits, seed), history_csv(result.history))
     return result
+
+
+def finish(layout: Layout, method: str, bits: list[int], seed: int) -> None:
+    """Remove the resume checkpoints of a (method, seed) once every code length of its stage is written
+    (kept until then: a stage killed at its second length resumes its first from the finished state)."""
+    for b in bits:
+        layout.resume(method, b, seed).unlink(missing_ok=True)
 
 
 def load_method(params, layout: Layout, method: str, bits: int, device: str = "auto", seed: int = 0):

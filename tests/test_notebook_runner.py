@@ -1,0 +1,42 @@
+"""The stage runner: a notebook that raises ends the stage with the library's one line, printed last."""
+import subprocess
+import sys
+
+import nbformat
+
+
+def _notebook(path, *cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python"}}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+
+
+def _run(tmp_path, *extra):
+    return subprocess.run([sys.executable, "-m", "dsah.notebook", "--no-progress-bar", "--kernel", "python3",
+                           str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), *extra],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_failure_is_one_line_printed_last(tmp_path):
+    _notebook(tmp_path / "in.ipynb", "print('x is', x)",
+              "from dsah.config import ConfigError\n"
+              "raise ConfigError('p.yaml: train.epochs = 0: Input should be greater than or equal to 1')")
+    out = _run(tmp_path, "-p", "x", "5")
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1] == "ConfigError: p.yaml: train.epochs = 0: Input should be greater than or equal to 1"
+    assert "Traceback" not in out.stderr + out.stdout
+    # [4]: papermill inserts the injected-parameters cell after the parameters cell
+    assert lines[-2] == f"(the traceback is in cell [4] of {tmp_path / 'out.ipynb'})"
+    kept = nbformat.read(tmp_path / "out.ipynb", 4)
+    assert any(o.get("ename") == "ConfigError" for c in kept.cells for o in c.get("outputs", []))
+
+
+def test_success_and_bad_option(tmp_path):
+    _notebook(tmp_path / "in.ipynb", "assert x == 5")
+    assert _run(tmp_path, "-p", "x", "5").returncode == 0
+    bad = _run(tmp_path, "--no-such-option")
+    assert bad.returncode == 2 and "No such option '--no-such-option'" in bad.stderr
