@@ -144,6 +144,7 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     assert "map_all" in shown and "pointing_game" in shown and "map_tie_aware" in shown
     assert "code_version" not in shown and "tie_order" not in shown
     # the top-level plots: three overlays, drawn by the committed offline page (no CDN)
+    (repo / ".scratch").mkdir(exist_ok=True)
     sh(["dvc", "plots", "show", "-o", str(repo / ".scratch" / "plots")], repo, env)
     page = (repo / ".scratch" / "plots" / "index.html").read_text()
     assert page.count("vegaEmbed(") == 3 and "cdn.jsdelivr" not in page and "vega@5.20.2" in page
