@@ -96,27 +96,75 @@ def _salient_display(image_u8: np.ndarray, smap: np.ndarray, mean) -> np.ndarray
     return np.clip(m + (img - m) * smap[..., None], 0, 1)
 
 
-def saliency_examples(images: np.ndarray, maps: np.ndarray, mean, titles=None, boxes=None):
-    """Three rows per column: image (object box in green), saliency map (0..1), salient image."""
+def saliency_examples(images: np.ndarray, maps: np.ndarray, mean, titles=None, boxes=None, parts=None,
+                      part_size: float | None = None):
+    """Three rows per query: the image (object box green, the discriminative part red: its square where
+    the dataset has a part size, else its point), the map over the image in colour with its peak (+)
+    and a colour bar, and the salient image the hashing network sees."""
     n = len(images)
-    fig, axes = plt.subplots(3, n, figsize=(1.5 * n, 4.6), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(1.6 * n + 0.6, 5.0), squeeze=False)
+    shown = None
     for i in range(n):
-        axes[0, i].imshow(images[i].transpose(1, 2, 0), interpolation="nearest")
+        img = images[i].transpose(1, 2, 0)
+        axes[0, i].imshow(img, interpolation="nearest")
         if boxes is not None and np.isfinite(boxes[i]).all():
             x, y, w, h = boxes[i]
-            axes[0, i].add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="lime", lw=1))
-        axes[1, i].imshow(maps[i], vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
+            axes[0, i].add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="lime", lw=1.5))
+        if parts is not None and len(parts[i]) and parts[i][0][2] > 0:
+            px, py = parts[i][0][:2]
+            if part_size:
+                axes[0, i].add_patch(Rectangle((px - part_size / 2 - 0.5, py - part_size / 2 - 0.5), part_size, part_size,
+                                               fill=False, ec="red", lw=1.5))
+            else:
+                axes[0, i].plot(px, py, "o", mfc="none", mec="red", ms=6)
+        axes[1, i].imshow(img.mean(axis=2), cmap="gray", interpolation="nearest")
+        shown = axes[1, i].imshow(maps[i], vmin=0, vmax=1, cmap="inferno", alpha=0.6, interpolation="bilinear")
         axes[2, i].imshow(_salient_display(images[i], maps[i], mean), interpolation="nearest")
         peak = np.unravel_index(np.argmax(maps[i]), maps[i].shape)
-        axes[1, i].plot(peak[1], peak[0], "r+", ms=7)
+        axes[1, i].plot(peak[1], peak[0], "+", color="cyan", ms=9, mew=2)
         if titles is not None:
             axes[0, i].set_title(titles[i], fontsize=7)
         for ax in axes[:, i]:
             ax.axis("off")
-    for r, label in enumerate(("image", "map (peak +)", "salient image")):
+    for r, label in enumerate(("image, box, part", "map over image (peak +)", "salient image")):
         axes[r, 0].text(-0.1, 0.5, label, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right",
                         fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    if shown is not None:
+        cax = fig.add_axes((0.945, 0.38, 0.012, 0.24))
+        fig.colorbar(shown, cax=cax).ax.tick_params(labelsize=6)
+    return fig
+
+
+def training_curves_by_method(histories: dict[str, list[dict]], key: str = "loss", per_row: int = 4):
+    """One panel per method, one line per code length: `key` per epoch ("<method>-<bits>" histories)."""
+    by_method: dict[str, dict[int, list[dict]]] = {}
+    for name, hist in histories.items():
+        m, b = name.rsplit("-", 1)
+        if any(key in row for row in hist):
+            by_method.setdefault(m, {})[int(b)] = hist
+    if not by_method:
+        return None
+    rows = (len(by_method) + per_row - 1) // per_row
+    fig, axes = plt.subplots(rows, min(per_row, len(by_method)), figsize=(3.2 * min(per_row, len(by_method)), 2.5 * rows),
+                             squeeze=False)
+    colours = plt.get_cmap("viridis")
+    for ax, (m, runs) in zip(axes.flat, by_method.items()):
+        lengths = sorted(runs)
+        for j, b in enumerate(lengths):
+            h = [row for row in runs[b] if key in row]
+            ax.plot([r["epoch"] for r in h], [r[key] for r in h], lw=1.4, label=f"{b} bits",
+                    color=colours(j / max(1, len(lengths) - 1) * 0.85))
+        ax.set_title(m, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(by_method):]:
+        ax.axis("off")
+    axes.flat[0].set_ylabel(key, fontsize=8)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -176,8 +224,8 @@ def retrieval_grid(query_images: np.ndarray, query_labels: np.ndarray, hits, db_
         for j in range(k):
             ax = axes[i, j + 1]
             ax.imshow(db_images[hits.indices[i, j]].transpose(1, 2, 0), interpolation="nearest")
-            ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, lw=3,
-                                   ec="limegreen" if right[i, j] else "red"))
+            ax.add_patch(Rectangle((0.02, 0.02), 0.96, 0.96, transform=ax.transAxes, fill=False, lw=5, clip_on=False,
+                                   ec="limegreen" if right[i, j] else "red"))  # ~5 px at the report's dpi
             ax.set_title(f"d={hits.distances[i, j]}", fontsize=6)
         for ax in axes[i]:
             ax.set_xticks([])

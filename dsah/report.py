@@ -295,3 +295,49 @@ def write_plot_data(folder, data: dict[str, list[dict]]) -> None:
 
     for name, records in data.items():
         write_text(Path(folder) / f"{name}.json", json.dumps(records))
+
+
+ORACLES = ("oracle_mask",)  # uses ground truth at query time: never a "winner"
+
+
+def summary(runs: list[dict], methods: list[str], bits: list[int], key: str = "map_tie_aware") -> str:
+    """"What this run shows": a paragraph generated from the metrics (never typed numbers): the best
+    deployable method per code length, DSaH against `hash_only` (headroom share, pointing game) and,
+    with several seeds, whether the difference is more than two standard deviations."""
+    rows = aggregate(runs)
+    if not rows:
+        return "No results yet."
+    by = {(r["method"], r["bits"]): r for r in rows}
+    seeds = max(r["seeds"] for r in rows)
+    first = rows[0]
+    out = [f"**{first.get('dataset', '?')}**, profile `{first.get('profile', '?')}`, {seeds} training seed(s), "
+           f"{first.get('epochs', 0):.0f} epochs; tie-aware mAP in %" + (" (means over the seeds)." if seeds > 1 else
+           " — one seed is one draw: a difference here is not yet a finding.")]
+    best = []
+    for b in bits:
+        cands = [(by[(m, b)][key], m) for m in methods if (m, b) in by and m not in ORACLES]
+        if cands:
+            v, m = max(cands)
+            best.append(f"{b} bits: `{m}` {100 * v:.1f}")
+    if best:
+        out.append("Best deployable method per code length — " + "; ".join(best) + ".")
+    att = next((m for m in methods if m.startswith("dsah") and m != "dsah_nosal"), None)
+    if att and "hash_only" in methods:
+        parts = []
+        shares = headroom_share(rows, bits, att)
+        for b in bits:
+            if (att, b) not in by or ("hash_only", b) not in by:
+                continue
+            gain = 100 * (by[(att, b)][key] - by[("hash_only", b)][key])
+            text = f"{b} bits {gain:+.1f}"
+            if b in shares and np.isfinite(shares[b][1]):
+                text += f" ({100 * shares[b][1]:.0f} % of the oracle's headroom)"
+            if "pointing_game" in by[(att, b)]:
+                text += f", pointing game {by[(att, b)]['pointing_game']:.2f}"
+            d = paired_difference(runs, att, "hash_only", b, key)
+            if d is not None and d[3] >= 2:
+                text += f", {verdict(d[0], d[2], d[3])} over {d[3]} seeds"
+            parts.append(text)
+        if parts:
+            out.append(f"`{att}` against `hash_only` (the same network without attention): " + "; ".join(parts) + ".")
+    return " ".join(out)

@@ -53,3 +53,17 @@ def test_published_numbers_only_where_the_dataset_matches_and_marked_as_theirs()
     assert "| csq | 68.8 · 50.0 | 79.5 · — | 81.7 · 50.0 |" in text
     assert "| orthohash | 73.2 · — |" in text
     assert "80.2 ·" in report.published_table("stanford_dogs", rows, [12])
+
+
+def test_summary_is_generated_from_the_metrics():
+    runs = [{**r, "dataset": "synthetic", "profile": "full", "epochs": 10, "map_all": r["map_tie_aware"]}
+            for r in _rows()]
+    runs += [{"method": "oracle_mask", "bits": 12, "seed": s, "map_tie_aware": 0.99, "map_all": 0.99, "dataset": "synthetic",
+              "profile": "full", "epochs": 10} for s in range(3)]
+    text = report.summary(runs, ["hash_only", "oracle_mask", "dtq", "dsah"], [12])
+    assert text.startswith("**synthetic**, profile `full`, 3 training seed(s), 10 epochs")
+    assert "12 bits: `dsah` 62.0" in text  # the oracle (99.0) is never the winner
+    assert "`dsah` against `hash_only`" in text and "12 bits +2.3 (6 % of the oracle's headroom)" in text
+    assert "inconclusive over 3 seeds" in text
+    one = report.summary([r for r in runs if r["seed"] == 0], ["hash_only", "dsah"], [12])
+    assert "one seed is one draw" in one and "over 1 seeds" not in one
