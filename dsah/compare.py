@@ -4,10 +4,10 @@
     python -m dsah.compare --metric pointing_game
     python -m dsah.compare --rev HEAD~1 --rev workspace   # two tables and their difference
     python -m dsah.compare --rev main --rev my-branch --csv
+    python -m dsah.compare --rev HEAD --rev exp-1a2b3   # an experiment of `dvc exp run`
 
-Reads metrics/<method>-<bits>-s<seed>.json of each revision through DVC (`dvc.api.metrics_show`:
-a branch, tag, commit, or an experiment's ref such as refs/exps/...; `workspace` = the files on
-disk), averages over the seeds found (± the sample standard deviation when there are several) and
+Reads metrics/<method>-<bits>-s<seed>.json of each revision through DVC (a branch, tag, commit, or
+an experiment's name from `dvc exp show`; `workspace` = the files on disk), averages over the seeds found (± the sample standard deviation when there are several) and
 prints one table per revision, then, for two revisions, the second minus the first. Values in [0, 1]
 (mAP, precision, NDCG, pointing game) print as percentages.
 """
@@ -20,19 +20,22 @@ from collections import defaultdict
 
 import numpy as np
 
-RUN = re.compile(r"^metrics/(?P<method>.+)-(?P<bits>\d+)-s(?P<seed>\d+)\.json:(?P<key>.+)$")
+RUN = re.compile(r"^metrics/(?P<method>.+)-(?P<bits>\d+)-s(?P<seed>\d+)\.json$")
 SCALED = ("map", "precision", "ndcg", "pointing", "chance")
 
 
 def read(rev: str | None, metric: str) -> dict[tuple[str, int], list[float]]:
     """{(method, bits): [value per seed]} of one revision (None: the workspace)."""
-    import dvc.api
+    from dvc.repo import Repo
 
-    flat = dvc.api.metrics_show(repo=".", rev=rev)
+    with Repo(".") as repo:
+        shown = repo.metrics.show(revs=[rev]) if rev else repo.metrics.show()
+    files = shown.get(rev if rev else "", shown.get("workspace", {})).get("data", {})
     out: dict[tuple[str, int], list[float]] = defaultdict(list)
-    for name, value in flat.items():
-        m = RUN.match(name)
-        if m and m["key"] == metric and isinstance(value, (int, float)):
+    for path, content in files.items():
+        m = RUN.match(path)
+        value = content.get("data", {}).get(metric)
+        if m and isinstance(value, (int, float)) and not isinstance(value, bool):
             out[(m["method"], int(m["bits"]))].append(float(value))
     return out
 

@@ -66,6 +66,12 @@ def block(params, layout: paths.Layout) -> str:
         out.append("|---|" + "---:|" * len(params.bits))
         for m in params.attention_methods:
             out.append(f"| {m} | " + " | ".join(f"{by[(m, b)]['pointing_game']:.3f}" for b in params.bits) + " |")
+    if len(params.seeds) > 1 and params.attention_methods:
+        att = params.attention_methods[0]
+        out += ["", f"`{att}` minus each other method, paired by training seed: mean difference in tie-aware mAP "
+                "points [95 % t-interval] and our verdict (a difference smaller than two standard deviations of "
+                "the paired differences is inconclusive):", "",
+                report.paired_table(runs, att, [m for m in params.all_methods if m != att], params.bits)]
     out += ["", "Training time per run (seconds, this machine):", "", report.time_table(runs, params.all_methods, params.bits)]
     return "\n".join(out)
 

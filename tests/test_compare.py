@@ -34,3 +34,23 @@ def test_tables_for_two_revisions_and_their_difference(tmp_path, monkeypatch, ca
     assert "method,12 bits\nhash_only,50.0 ± 0.0\n" in capsys.readouterr().out
     assert compare.main(["--metric", "nope"]) == 2
     assert "no metrics/<method>-<bits>-s<seed>.json with 'nope'" in capsys.readouterr().err
+
+
+def test_an_experiment_by_name(tmp_path, monkeypatch, capsys):
+    repo = tmp_path
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=repo, check=True)
+    (repo / "dvc.yaml").write_text("stages:\n  evaluate:\n    cmd: 'true'\n    metrics:\n      - metrics:\n          cache: false\n")
+    (repo / "metrics").mkdir()
+    _write(repo, {("dsah", 12, 0): 0.50})
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    _write(repo, {("dsah", 12, 0): 0.60})
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "save", "-n", "tryit", "-q"], cwd=repo, check=True,
+                   env={**__import__("os").environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    monkeypatch.chdir(repo)
+    assert compare.main(["--rev", "HEAD", "--rev", "tryit"]) == 0
+    out = capsys.readouterr().out
+    assert "# tryit - HEAD\nmethod  12 bits\ndsah      +10.0" in out
