@@ -159,6 +159,10 @@ class TrainParams(_Section):
     crop_scale: list[float] = [0.35, 1.0]  # crop_flip: area share range of the random crop
     backbone_lr: Float = Field(1.0, gt=0, le=1)  # the backbone's learning rate, as a share of the head's
     workers: int = Field(0, ge=0)  # data-loader worker processes (0: batches read in the training process)
+    # Mixed precision: bf16 autocast around each training step, the networks' outputs (and so every
+    # loss term) in float32. auto: on CUDA only (the CPU path stays float32, bit-identical); on: also
+    # on the CPU (bf16 autocast, for checks); off: never.
+    amp: Literal["auto", "on", "off"] = "auto"
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -31,6 +31,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def use_amp(setting: str, device: torch.device) -> bool:
+    """train.amp: auto = bf16 autocast on CUDA only; on = also on the CPU; off = never."""
+    return setting == "on" or (setting == "auto" and device.type == "cuda")
+
+
 def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed)
@@ -153,6 +158,9 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     log(f"{tag} training on {device}: {len(data.train)} images, {data.num_classes} classes, "
         f"{len(sampler)} batches of {sampler.p}x{sampler.k} per epoch, {t.epochs} epochs, augment {t.augment}"
         + (f", {t.workers} loader workers" if t.workers else ""))
+    amp = use_amp(t.amp, device)
+    if amp:
+        log(f"{tag} mixed precision: bf16 autocast on {device.type}, losses in float32")
     key = resume_key(params, method_name, bits, data) if resume is not None else None
     first, earlier = 1, 0.0
     state = _load_resume(resume, key, log)
@@ -174,7 +182,8 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
                 x, b = random_shift(x, b, MAX_SHIFT, gen)
             m = box_masks(b, size)
             x = x.contiguous(memory_format=torch.channels_last)
-            out = method.train_step(x, batch.labels.to(device), m.to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                out = method.train_step(x, batch.labels.to(device), m.to(device))
             bad = [k for k, v in out.items() if not math.isfinite(v)]
             if bad:
                 kept = f"; {resume} keeps epoch {epoch - 1}" if resume is not None and epoch > 1 else ""

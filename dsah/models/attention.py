@@ -63,7 +63,7 @@ class SmallAttention(nn.Module):
         return self.head(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.logits(x)
+        z = self.logits(x).float()  # the map in float32 under autocast
         if z.shape[-2:] != x.shape[-2:]:
             z = F.interpolate(z, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return torch.sigmoid(z)
@@ -106,7 +106,7 @@ class TorchvisionAttention(KeepEval, nn.Module):
             self.keep_eval += batch_norms(self.trunk)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.head(self.trunk(x))
+        z = self.head(self.trunk(x)).float()  # the map in float32 under autocast
         return torch.sigmoid(F.interpolate(z, size=x.shape[-2:], mode="bilinear", align_corners=False))
 
 

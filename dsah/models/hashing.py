@@ -46,7 +46,7 @@ class HashingNetwork(KeepEval, nn.Module):
                    m.pretrained_norm, head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.head(self.backbone(x))
+        z = self.head(self.backbone(x)).float()  # under bf16 autocast: the codes and every loss in float32
         if self.output == "tanh":
             return torch.tanh(z)
         return self.head_norm(z) if self.head_norm is not None else z
