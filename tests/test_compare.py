@@ -11,16 +11,22 @@ def _write(repo, values):
         (repo / "metrics" / f"{m}-{b}-s{s}.json").write_text(json.dumps({"map_tie_aware": v, "pointing_game": 0.5}))
 
 
-def test_tables_for_two_revisions_and_their_difference(tmp_path, monkeypatch, capsys):
-    repo = tmp_path
+def _repo(repo, values):
+    """A git + DVC repository whose one commit holds `values` as metrics files."""
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=repo, check=True)
     (repo / "dvc.yaml").write_text("stages:\n  evaluate:\n    cmd: 'true'\n    metrics:\n      - metrics:\n          cache: false\n")
     (repo / "metrics").mkdir()
-    _write(repo, {("hash_only", 12, 0): 0.50, ("hash_only", 12, 1): 0.60, ("dsah", 12, 0): 0.70, ("dsah", 12, 1): 0.80})
+    _write(repo, values)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    return repo
+
+
+def test_tables_for_two_revisions_and_their_difference(tmp_path, monkeypatch, capsys):
+    repo = _repo(tmp_path, {("hash_only", 12, 0): 0.50, ("hash_only", 12, 1): 0.60, ("dsah", 12, 0): 0.70,
+                            ("dsah", 12, 1): 0.80})
     _write(repo, {("hash_only", 12, 0): 0.55, ("hash_only", 12, 1): 0.65, ("dsah", 12, 0): 0.70, ("dsah", 12, 1): 0.80})
     monkeypatch.chdir(repo)
     assert compare.main(["--rev", "HEAD", "--rev", "workspace"]) == 0
@@ -37,15 +43,7 @@ def test_tables_for_two_revisions_and_their_difference(tmp_path, monkeypatch, ca
 
 
 def test_an_experiment_by_name(tmp_path, monkeypatch, capsys):
-    repo = tmp_path
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=repo, check=True)
-    (repo / "dvc.yaml").write_text("stages:\n  evaluate:\n    cmd: 'true'\n    metrics:\n      - metrics:\n          cache: false\n")
-    (repo / "metrics").mkdir()
-    _write(repo, {("dsah", 12, 0): 0.50})
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    repo = _repo(tmp_path, {("dsah", 12, 0): 0.50})
     _write(repo, {("dsah", 12, 0): 0.60})
     subprocess.run([sys.executable, "-m", "dvc", "exp", "save", "-n", "tryit", "-q"], cwd=repo, check=True,
                    env={**__import__("os").environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
