@@ -10,7 +10,7 @@ TFLITE ?= ../shared/models/mobilenet_v2_1.0_224_quant.tflite
 WEIGHTS ?= data/weights/mobilenet_v2.pth
 CHECK_IMAGES ?= ../shared/data/flowers12/test
 
-.PHONY: repro test clean-scratch weights
+.PHONY: repro test plots clean-scratch weights
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml requirements.lock
 repro: $(STAMP)
 	PATH="$(BIN):$$PATH" dvc repro
 	$(PY) -m dsah.readme --only-profile full   # the README's results block, from metrics/
+
+plots: $(STAMP)   # methods overlaid, one offline page: dvc_plots/index.html
+	PATH="$(BIN):$$PATH" dvc plots show
 
 test: $(STAMP)
 	PATH="$(BIN):$$PATH" python -m pytest

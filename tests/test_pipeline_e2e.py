@@ -148,6 +148,10 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     sh(["dvc", "plots", "show", "-o", str(repo / ".scratch" / "plots")], repo, env)
     page = (repo / ".scratch" / "plots" / "index.html").read_text()
     assert page.count("vegaEmbed(") == 3 and "cdn.jsdelivr" not in page and "vega@5.20.2" in page
+    if shutil.which("chromium"):  # the page draws its three plots with the network off (.ci/run installs it)
+        check = subprocess.run([sys.executable, str(ROOT / "tools" / "check_offline_plots.py"),
+                                str(repo / ".scratch" / "plots" / "index.html")], capture_output=True, text=True, timeout=300)
+        assert check.returncode == 0 and "3 of 3 plots drew offline" in check.stdout, check.stdout + check.stderr
     for name in ("map_bits", "pr", "loss"):
         records = json.loads((repo / "reports" / "plots" / f"{name}.json").read_text())
         assert records and {r["method"] for r in records} >= set(params["methods"]) - {"lsh", "itq"}

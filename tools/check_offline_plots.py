@@ -39,7 +39,8 @@ def check(page: Path, screenshot: Path | None = None) -> dict:
         if screenshot is not None:
             subprocess.run([*args, f"--screenshot={screenshot.resolve()}", "--window-size=1400,2400", page.as_uri()],
                            capture_output=True, text=True, timeout=120)
-    drawn = len(re.findall(r'<div[^>]*class="[^"]*vega-embed[^"]*"[^>]*>\s*<(?:canvas|svg)', dom))
+    # vega-embed fills each plot's div: <div class="vega-embed ..."><div class="chart-wrapper" ...><canvas width=...
+    drawn = len(re.findall(r'<div[^>]*class="vega-embed[^"]*"[^>]*>(?:<div[^>]*>)?\s*<(?:canvas|svg)[^>]*width="[1-9]', dom))
     return {"declared": declared, "drawn": drawn, "cdn": "cdn.jsdelivr" in html, "bytes": len(html)}
 
 
