@@ -163,6 +163,9 @@ class TrainParams(_Section):
     # loss term) in float32. auto: on CUDA only (the CPU path stays float32, bit-identical); on: also
     # on the CPU (bf16 autocast, for checks); off: never.
     amp: Literal["auto", "on", "off"] = "auto"
+    # Training processes (DistributedDataParallel through torchrun: one per GPU, or gloo on the CPU);
+    # classes_per_batch must be a multiple of it. dsah/distributed.py says how the batch is split.
+    nproc: int = Field(1, ge=1)
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

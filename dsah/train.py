@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dsah import methods
+from dsah import distributed, methods
 from dsah.io import atomic_path
 from dsah.models.finetune import calibrate
 from dsah.data.batches import Normalizer, box_masks, random_shift
@@ -127,7 +127,10 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     the last good epoch."""
     t = params.train
     gen = seed_everything(t.seed)
-    device = resolve_device(t.device)
+    device = distributed.init(resolve_device(t.device))  # under torchrun: join the group, this rank's GPU
+    rank, world_size = distributed.world()
+    if rank:
+        log = lambda line: None  # noqa: E731 - one log: rank 0's
     method = methods.get(method_name)(params, bits, device, num_classes=data.num_classes)
     # NHWC convolutions are about 1.5x faster on the CPU for these small networks (measured by
     # `python -m dsah.bench_train`); the numbers computed are the same operations.
@@ -157,7 +160,8 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
     sampler = loader.batch_sampler.batches
     log(f"{tag} training on {device}: {len(data.train)} images, {data.num_classes} classes, "
         f"{len(sampler)} batches of {sampler.p}x{sampler.k} per epoch, {t.epochs} epochs, augment {t.augment}"
-        + (f", {t.workers} loader workers" if t.workers else ""))
+        + (f", {t.workers} loader workers" if t.workers else "")
+        + (f", {world_size} processes (DDP, {sampler.p // world_size} classes each)" if world_size > 1 else ""))
     amp = use_amp(t.amp, device)
     if amp:
         log(f"{tag} mixed precision: bf16 autocast on {device.type}, losses in float32")
@@ -179,7 +183,7 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
             x = norm(batch.images.to(device, non_blocking=True))
             b = batch.boxes.to(device)
             if t.augment == "shift":
-                x, b = random_shift(x, b, MAX_SHIFT, gen)
+                x, b = random_shift(x, b, MAX_SHIFT, gen, rank, world_size)
             m = box_masks(b, size)
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -199,7 +203,7 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
         if has_maps and epoch in keep:
             maps = method.saliency(probe_x)[:, 0].clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
             result.maps[epoch] = maps
-        if resume is not None:  # before the epoch's line: whoever reads "epoch e" may rely on it
+        if resume is not None and rank == 0:  # before the epoch's line: whoever reads "epoch e" may rely on it
             with atomic_path(resume) as tmp:
                 torch.save({"key": key, "epoch": epoch, "seconds": earlier + time.perf_counter() - start,
                             "method": method.training_state(), "rng": _rng_state(gen, loader),

@@ -36,12 +36,15 @@ def box_masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
     return m[:, None]
 
 
-def random_shift(x: torch.Tensor, boxes: torch.Tensor, max_shift: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Translate each image by up to `max_shift` pixels, filling with 0 (the mean); boxes follow."""
+def random_shift(x: torch.Tensor, boxes: torch.Tensor, max_shift: int, gen: torch.Generator,
+                 rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translate each image by up to `max_shift` pixels, filling with 0 (the mean); boxes follow.
+    Distributed (`world` > 1): the shifts are drawn for the global batch and this rank takes its rows,
+    so W processes shift every image as one process would."""
     if max_shift <= 0:
         return x, boxes
     n, _, h, w = x.shape
-    shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=gen)
+    shifts = torch.randint(-max_shift, max_shift + 1, (n * world, 2), generator=gen)[rank * n : (rank + 1) * n]
     padded = torch.nn.functional.pad(x, (max_shift,) * 4)
     out = torch.empty_like(x)
     for i, (dx, dy) in enumerate(shifts.tolist()):

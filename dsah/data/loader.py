@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dsah.data.batches import BalancedBatches
+from dsah.distributed import shard, world
 
 
 @dataclass
@@ -44,9 +45,10 @@ def _identity(batch):
 class SeededBatches:
     """`BalancedBatches` whose items carry one seed per image: lists of (row, seed)."""
 
-    def __init__(self, batches: BalancedBatches, seed: int):
+    def __init__(self, batches: BalancedBatches, seed: int, rank: int = 0, world: int = 1):
         self.batches = batches
         self.rng = np.random.default_rng([seed, 1])  # a stream of its own: the batch draws stay as they were
+        self.rank, self.world = rank, world  # distributed: every rank draws the global batch, keeps its share
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -54,7 +56,7 @@ class SeededBatches:
     def __iter__(self):
         for idx in self.batches:
             seeds = self.rng.integers(0, 2**62, size=len(idx))
-            yield list(zip(idx.tolist(), seeds.tolist()))
+            yield shard(list(zip(idx.tolist(), seeds.tolist())), self.rank, self.world)
 
 
 class CropFlip:
@@ -129,7 +131,12 @@ def _worker_init(_worker_id: int) -> None:
 def train_loader(split, params, device: torch.device) -> DataLoader:
     """Class-balanced, augmented training batches of `split` (`train.workers` worker processes)."""
     t = params.train
-    batches = SeededBatches(BalancedBatches(split.labels, t.classes_per_batch, t.images_per_class, t.seed), t.seed)
+    rank, size = world()
+    balanced = BalancedBatches(split.labels, t.classes_per_batch, t.images_per_class, t.seed)
+    if balanced.p % size:
+        raise ValueError(f"train.classes_per_batch = {balanced.p} (classes in a batch) must be a multiple of the "
+                         f"{size} training processes (train.nproc): each process takes whole classes")
+    batches = SeededBatches(balanced, t.seed, rank, size)
     workers = t.workers
     return DataLoader(TrainSet(split, t.augment, params.data.image_size, t.crop_scale), batch_sampler=batches,
                       collate_fn=_identity, num_workers=workers, pin_memory=device.type == "cuda",

@@ -38,6 +38,16 @@ class Method:
     def modules(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
 
+    def parallel(self, name: str) -> torch.nn.Module:
+        """The module `name` as the training step should call it: wrapped once in DistributedDataParallel
+        in a distributed run (dsah.distributed), itself otherwise; checkpoints keep the bare modules."""
+        from dsah import distributed
+
+        wrapped = self.__dict__.setdefault("_parallel", {})
+        if name not in wrapped:
+            wrapped[name] = distributed.wrap(self.modules()[name], self.device)
+        return wrapped[name]
+
     def input_stats(self, meta: dict) -> tuple[list[float], list[float]]:
         """(mean, std) the networks' inputs are normalised with: a pretrained hashing backbone's own
         (ImageNet's, or (0.5, 0.5) for weights converted from TFLite), else the training split's."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from dsah.distributed import gather
 from dsah.losses import (pairwise_loss, quantization_loss, saliency_distance_loss, saliency_ranking_loss,
                          similarity)
 from dsah.methods.base import Method
@@ -59,7 +60,7 @@ class Dsah(Method):
         return True, self.batch % self.cfg.attention_every == 0
 
     def train_step(self, x, y, box):
-        s = similarity(y, y)
+        s = similarity(gather(y), gather(y))  # the global batch's pairs (dsah.distributed)
         hash_step, attention_step = self._steps_now()
         self.batch += 1
         out: dict[str, float] = {}
@@ -76,7 +77,8 @@ class Dsah(Method):
             smap = self.attention(x)
         self._record(smap, box)
         self.net.train()
-        u, v = self.net(torch.cat([x, salient(x, smap, self.cfg.salient_view)])).chunk(2)  # one pass: BN sees both branches
+        u, v = self.parallel("hashing")(torch.cat([x, salient(x, smap, self.cfg.salient_view)])).chunk(2)  # one pass: BN sees both branches
+        u, v = gather(u), gather(v)
         sem = pairwise_loss(u, u, s) + pairwise_loss(v, v, s)
         if self.cfg.cross_term:
             sem = sem + pairwise_loss(u, v, s, exclude_self=False)
@@ -92,10 +94,10 @@ class Dsah(Method):
         self._freeze_hashing()
         self.attention.train()
         try:
-            with torch.no_grad():
-                u = self.net(x)
-            smap = self.attention(x)
-            v = self.net(salient(x, smap, self.cfg.salient_view))
+            with torch.no_grad():  # the frozen network unwrapped: it all-reduces nothing
+                u = gather(self.net(x))
+            smap = self.parallel("attention")(x)
+            v = gather(self.net(salient(x, smap, self.cfg.salient_view)))
             loss = sal = self.saliency_term(u, v, s)
             if self.cfg.step2_semantic_weight and self.loss_form != "none":
                 loss = loss + self.cfg.step2_semantic_weight * pairwise_loss(v, v, s)

@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from dsah.distributed import gather
 from dsah.losses import pairwise_loss, quantization_loss, similarity
 from dsah.methods.base import Method
 from dsah.models import HashingNetwork
@@ -73,7 +74,8 @@ class HashOnly(Method):
         return {"loss": sem + self.params.train.quant_weight * quant, "semantic": sem, "quantization": quant}
 
     def train_step(self, x, y, box):
-        terms = self.loss(self.net(self.view(x, box)), y)
+        u = self.parallel("hashing")(self.view(x, box))
+        terms = self.loss(gather(u), gather(y))  # the global batch's loss (dsah.distributed; itself in one process)
         self.opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         self.opt.step()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+from pathlib import Path
 
 import torch
 
-from dsah import config, provenance
+from dsah import config, distributed, provenance
 from dsah.data import prepared
 from dsah.io import atomic_path, write_text
 from dsah.paths import Layout
@@ -27,8 +29,12 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
     config.check_run(method, bits)
     seed = params.train.seed if seed is None else seed
     params = params.for_seed(seed)
+    if params.train.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return launch(params, layout, method, bits, seed)
     data = prepared.load(layout.tensors)
     result = train(params, method, bits, data, resume=layout.resume(method, bits, seed))
+    if distributed.world()[0] != 0:
+        return result  # rank 0 writes the run
     ckpt = {
         "method": method,
         "bits": bits,
@@ -46,6 +52,33 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
         torch.save(ckpt, tmp)
     write_text(layout.history(method, bits, seed), history_csv(result.history))
     return result
+
+
+def launch(params, layout: Layout, method: str, bits: int, seed: int) -> TrainResult:
+    """Train in train.nproc processes: `torchrun --nproc-per-node N -m dsah.stages.train ...` (one node,
+    or the nodes that DSAH_TORCHRUN_ARGS describes); rank 0 writes the run, read back here."""
+    import shlex
+    import subprocess
+    import sys
+    import tempfile
+
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pfile = Path(tmp) / "params.yaml"
+        pfile.write_text(yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
+        extra = shlex.split(os.environ.get("DSAH_TORCHRUN_ARGS", "")) or ["--standalone"]
+        cmd = [sys.executable, "-m", "torch.distributed.run", *extra, "--nproc-per-node", str(params.train.nproc),
+               "-m", "dsah.stages.train", str(pfile), str(layout.root), method, str(bits), str(seed)]
+        print(f"[{method}-{bits}] launching: {shlex.join(cmd[1:])}", flush=True)
+        done = subprocess.run(cmd)
+    if done.returncode:
+        raise RuntimeError(f"[{method}-{bits}] distributed training ({params.train.nproc} processes) failed with "
+                           f"exit code {done.returncode}; its ranks' messages are above")
+    m, ckpt = load_method(params, layout, method, bits, "cpu", seed)
+    snaps = ckpt["map_snapshots"]
+    return TrainResult(m, ckpt["history"], ckpt["train_seconds"], snaps["probe"],
+                       {e: t.numpy() for e, t in zip(snaps["epochs"], snaps["maps"])})
 
 
 def finish(layout: Layout, method: str, bits: list[int], seed: int) -> None:
@@ -79,3 +112,10 @@ def load_method(params, layout: Layout, method: str, bits: int, device: str = "a
 def probe_images(layout: Layout, probe: list[int]):
     """The training images whose maps were kept during training (uint8, N x 3 x S x S)."""
     return prepared.load(layout.tensors).train.images[probe]
+
+
+if __name__ == "__main__":  # one rank of `launch`: PARAMS_FILE WORKDIR METHOD BITS SEED
+    import sys
+
+    _pfile, _root, _method, _bits, _seed = sys.argv[1:6]
+    run(config.load(_pfile), Layout(Path(_root)), _method, int(_bits), int(_seed))
