@@ -39,8 +39,11 @@ def sample_grid(split, class_names, classes=8, per_class=4, part_size=None, seed
 
 
 def training_curves(histories: dict[str, list[dict]], keys=("loss", "semantic", "quantization")):
-    """One panel per loss term, one line per run."""
+    """One panel per loss term, one line per run; None when no run logged any of `keys` (LSH, ITQ:
+    fitted once, no epochs)."""
     keys = [k for k in keys if any(k in row for h in histories.values() for row in h)]
+    if not keys:
+        return None
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for name, hist in sorted(histories.items()):

@@ -40,3 +40,15 @@ def test_success_and_bad_option(tmp_path):
     assert _run(tmp_path, "-p", "x", "5").returncode == 0
     bad = _run(tmp_path, "--no-such-option")
     assert bad.returncode == 2 and "No such option '--no-such-option'" in bad.stderr
+
+
+def test_train_notebook_runs_a_shallow_method(tmp_path):
+    """LSH and ITQ are fitted once, with no per-epoch losses: the train notebook must still run
+    (its loss plot has nothing to draw); the nbval and end-to-end runs cover the deep methods."""
+    from tests.conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-m", "dsah.notebook", "--no-progress-bar", "--kernel", "python3",
+                          "notebooks/02_train.ipynb", str(tmp_path / "lsh.ipynb"), "-p", "workdir", str(tmp_path),
+                          "-p", "method", "lsh"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "runs" / "lsh-s0" / "12" / "checkpoint.pt").is_file()
