@@ -28,7 +28,7 @@ def block(params, layout: paths.Layout) -> str:
         raise SystemExit(f"metrics missing for {', '.join(missing)}: run `make repro` (dvc repro) first")
     rows = report.aggregate(runs)
     by = {(r["method"], r["bits"]): r for r in rows}
-    versions = sorted({(r["code_version"] or "no git")[:10] for r in runs})
+    versions = sorted({(r.get("code_version") or "no git")[:10] for r in runs})
     seeds = ", ".join(map(str, params.seeds))
     try:
         where = layout.metrics_dir.resolve().relative_to(paths.repo_root(layout.root))

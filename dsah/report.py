@@ -18,7 +18,7 @@ def collect(layout: Layout, methods: list[str], bits: list[int], seeds=(0,)) -> 
         path, about = layout.metrics(m, b, s), layout.provenance(m, b, s)
         if path.is_file():  # the numbers, and what the run is from its provenance sidecar
             run = json.loads(about.read_text())["run"] if about.is_file() else {}
-            rows.append({**run, **json.loads(path.read_text())})
+            rows.append({"method": m, "bits": b, "seed": s, **run, **json.loads(path.read_text())})
         else:
             missing.append(run_name(m, b, s))
     return rows, missing

@@ -16,6 +16,7 @@ def test_readme_results_block_matches_the_committed_metrics():
 def test_a_changed_metric_changes_the_block(tmp_path):
     params = config.load(ROOT / "params.yaml")
     shutil.copytree(ROOT / "metrics", tmp_path / "metrics")
+    shutil.copytree(ROOT / "provenance", tmp_path / "provenance")  # what each run is (metrics: numbers only)
     text = (ROOT / "README.md").read_text()
     before = readme.render(text, readme.block(params, paths.Layout(tmp_path)))
     path = paths.Layout(tmp_path).metrics(params.all_methods[0], params.bits[0], params.seeds[0])
