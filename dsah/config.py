@@ -152,6 +152,9 @@ class TrainParams(_Section):
     weight_decay: Float = Field(1e-4, ge=0)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
     quant_weight: Float = Field(0.1, ge=0)
+    # The semantic loss's theta_ij = 1/2 (theta_bits / K) u_i . u_j for hash_only, oracle_mask, dsah and
+    # dsah_nosal: one scale at every code length K (null: DPSH's 1/2 u_i . u_j; method dpsh keeps that).
+    theta_bits: int | None = Field(12, ge=1)
     # shift: random shifts of up to 4 px, the embedded dataset's (a flip would mirror its parts);
     # crop_flip: random resized crop (scale crop_scale of the stored image) + horizontal flip, boxes
     # and parts following (torchvision.transforms.v2) — the fine-grained recipe for real images; none.
@@ -200,13 +203,14 @@ class DsahParams(_Section):
     attention_lr: Float = Field(1e-2, gt=0)
     saliency_loss: Literal["ranking", "distance", "none"] = "distance"
     margin: Float = Field(4.0, ge=0)  # distance: in bits; ranking: in loss units per pair
+    margin_bits: int | None = Field(None, ge=1)  # distance: `margin` is meant at this code length, scaled by K / margin_bits
     frozen_norm: Literal["running", "batch"] = "batch"  # the frozen hashing network's BN in step 2
     step2_semantic_weight: Float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2
     cross_term: bool = False  # + l(u, v) in the semantic loss of step 1
     alternate: Literal["batch", "epoch"] = "batch"
     attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
     warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
-    salient_view: Literal["fade", "blur"] = "fade"  # where the map is low: fade to the mean, or to a blurred copy
+    salient_view: Literal["fade", "blur", "zoom"] = "fade"  # fade to the mean or to a blurred copy where the map is low, or zoom into where it is high
     regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
     regularizer_weight: Float = Field(0.0, ge=0)
 

@@ -1,8 +1,10 @@
 """Loss terms (see docs/method.md for the equations and what the paper fixes).
 
 Semantic loss: DPSH's pairwise likelihood. For relaxed codes a_i, b_j in (-1, 1)^K,
-    theta_ij = 1/2 a_i . b_j,   l_ij = log(1 + exp(theta_ij)) - s_ij theta_ij,
+    theta_ij = c a_i . b_j,   l_ij = log(1 + exp(theta_ij)) - s_ij theta_ij,
 averaged over the pairs of a mini-batch (self-pairs i == j left out when a and b are one batch).
+DPSH's c is 1/2 at every code length; `theta_scale` gives c = 1/2 x train.theta_bits / K, which reads
+the inner product on one scale at every length (docs/method.md, "Long codes").
 Quantization loss: mean over images *and bits* of (u - sign(u))^2, normalised per bit so its
 scale does not grow with K.
 """
@@ -19,15 +21,25 @@ def similarity(labels_a: torch.Tensor, labels_b: torch.Tensor) -> torch.Tensor:
     return ((labels_a.float() @ labels_b.float().T) > 0).float()
 
 
-def pairwise_terms(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """The matrix of l_ij, using softplus for numerical stability."""
-    theta = 0.5 * a @ b.T
+def theta_scale(bits: int, theta_bits: int | None) -> float:
+    """c in theta_ij = c a_i . b_j: DPSH's 1/2 (theta_bits None), or 1/2 x theta_bits / bits.
+
+    With DPSH's fixed 1/2, theta grows with the code length: at 48 bits pairs reach the likelihood's
+    flat ends while each bit is still far from +-1, so long codes stop learning early (docs/method.md).
+    """
+    return 0.5 if theta_bits is None else 0.5 * theta_bits / bits
+
+
+def pairwise_terms(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor, scale: float = 0.5) -> torch.Tensor:
+    """The matrix of l_ij (theta = scale a . b), using softplus for numerical stability."""
+    theta = scale * a @ b.T
     return F.softplus(theta) - s * theta
 
 
-def pairwise_loss(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor, exclude_self: bool = True) -> torch.Tensor:
+def pairwise_loss(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor, exclude_self: bool = True,
+                  scale: float = 0.5) -> torch.Tensor:
     """Mean of l_ij over pairs; with `exclude_self`, the diagonal (an item paired with itself) is left out."""
-    terms = pairwise_terms(a, b, s)
+    terms = pairwise_terms(a, b, s, scale)
     if exclude_self and terms.shape[0] == terms.shape[1] and terms.shape[0] > 1:
         off = ~torch.eye(terms.shape[0], dtype=torch.bool, device=terms.device)
         return terms[off].mean()
@@ -45,14 +57,15 @@ def _off_diagonal(m: torch.Tensor) -> torch.Tensor:
     return m.flatten()
 
 
-def saliency_ranking_loss(u: torch.Tensor, v: torch.Tensor, s: torch.Tensor, margin: float) -> torch.Tensor:
+def saliency_ranking_loss(u: torch.Tensor, v: torch.Tensor, s: torch.Tensor, margin: float,
+                          scale: float = 0.5) -> torch.Tensor:
     """mean_ij max(0, l_ij(v, v) - l_ij(u, u) + margin): the salient pair must beat the original pair.
 
     `u` (original-image codes) is a target here: it is detached, so gradients reach the attention
     network only through `v`.
     """
     u = u.detach()
-    gap = pairwise_terms(v, v, s) - pairwise_terms(u, u, s) + margin
+    gap = pairwise_terms(v, v, s, scale) - pairwise_terms(u, u, s, scale) + margin
     return _off_diagonal(F.relu(gap)).mean()
 
 

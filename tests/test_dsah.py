@@ -10,7 +10,7 @@ from dsah.data.batches import box_masks
 from dsah.losses import (pairwise_terms, relaxed_hamming, saliency_distance_loss, saliency_ranking_loss,
                          similarity)
 from dsah.methods.dsah import Dsah, map_statistics
-from dsah.models.attention import SmallAttention, TorchvisionAttention, build_attention, salient
+from dsah.models.attention import SmallAttention, TorchvisionAttention, build_attention, salient, zoom_grid
 from dsah.retrieval import binary_codes
 from dsah.train import snapshot_epochs, train
 
@@ -248,3 +248,38 @@ def test_blurred_salient_view_keeps_the_image_where_the_map_is_one_and_blurs_els
     assert s.grad is not None and s.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="salient_view"):
         salient(x, s, "crop")
+
+
+def test_zoom_view_is_the_image_under_a_uniform_map_and_magnifies_a_salient_square():
+    x = torch.randn(2, 3, 64, 64)
+    for level in (0.05, 0.7, 1.0):  # any uniform map: no zoom at all (the border is not pulled in)
+        assert torch.allclose(salient(x, torch.full((2, 1, 64, 64), level), "zoom"), x, atol=1e-3)
+    m = torch.full((1, 1, 64, 64), 0.05)
+    m[..., 8:24, 8:24] = 1.0  # a salient square: 1/16 of the image, in its top-left quadrant
+    grid = zoom_grid(m, (64, 64))
+    gx, gy = grid[0, ..., 0], grid[0, ..., 1]
+    inside = ((gx > -0.75) & (gx < -0.25) & (gy > -0.75) & (gy < -0.25)).float().mean()
+    assert inside > 3 * (16 * 16) / (64 * 64)  # the square takes far more than its 1/16 of the output
+    assert (grid.diff(dim=2)[..., 0] >= -1e-6).all() and (grid.diff(dim=1)[..., 1] >= -1e-6).all()  # no folds
+    s = torch.full((2, 1, 64, 64), 0.5)
+    s[:, :, 20:30, 30:40] = 0.9
+    s.requires_grad_(True)
+    (salient(x, s, "zoom") * torch.randn_like(x)).sum().backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0  # step 2 reaches the attention network
+
+
+def test_dsah_trains_with_the_zoom_view(fast_params):
+    m = Dsah(_params(fast_params, salient_view="zoom"), 12, torch.device("cpu"))
+    x, y, box = _batch(n=8, size=64)
+    out = m.train_step(x, y, box)
+    assert all(math.isfinite(v) for v in out.values())
+    assert m.encode(x, box).shape == (8, 12)
+
+
+def test_margin_bits_scales_the_distance_margin_with_the_code_length(fast_params):
+    assert Dsah(_params(fast_params, margin=4.0), 48, torch.device("cpu")).margin == 4.0  # default: in bits at any K
+    scaled = _params(fast_params, margin=4.0, margin_bits=12)
+    assert Dsah(scaled, 12, torch.device("cpu")).margin == 4.0
+    assert Dsah(scaled, 48, torch.device("cpu")).margin == 16.0
+    ranking = _params(fast_params, margin=0.1, margin_bits=12, saliency_loss="ranking")
+    assert Dsah(ranking, 48, torch.device("cpu")).margin == 0.1  # loss units: not a number of bits

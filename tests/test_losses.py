@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from dsah.losses import pairwise_loss, pairwise_terms, quantization_loss, similarity
+from dsah.losses import pairwise_loss, pairwise_terms, quantization_loss, similarity, theta_scale
 
 
 def softplus(x):
@@ -53,3 +53,14 @@ def test_quantization_gradient_pulls_towards_sign():
     u = torch.tensor([[0.3, -0.6]], requires_grad=True)
     quantization_loss(u).backward()
     assert u.grad[0, 0] < 0 and u.grad[0, 1] > 0
+
+
+def test_theta_scale_reads_every_code_length_on_one_scale():
+    assert theta_scale(48, None) == 0.5 and theta_scale(12, None) == 0.5  # DPSH's 1/2 a.b
+    assert theta_scale(12, 12) == 0.5 and theta_scale(48, 12) == pytest.approx(0.125)
+    # two agreeing 48-bit codes reach the same theta as two agreeing 12-bit codes
+    a12, a48 = torch.ones(1, 12), torch.ones(1, 48)
+    s = torch.ones(1, 1)
+    assert pairwise_terms(a48, a48, s, theta_scale(48, 12)).item() == pytest.approx(
+        pairwise_terms(a12, a12, s, theta_scale(12, 12)).item())
+    assert pairwise_terms(a48, a48, s, 0.125).item() == pytest.approx(softplus(6.0) - 6.0, rel=1e-4)  # float32

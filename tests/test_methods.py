@@ -78,9 +78,13 @@ def test_registry_reaches_the_pipeline_and_the_config_names_every_method():
         methods.get("dtsh")
 
 
-def test_dpsh_is_hash_only_under_its_comparison_name(tiny_data):
+def test_dpsh_is_hash_only_with_the_reference_theta_and_differs_above_twelve_bits_by_default(tiny_data):
     data, params = tiny_data
-    a = train(_one_epoch(params), "dpsh", 12, data, log=_quiet).method
-    b = train(_one_epoch(params), "hash_only", 12, data, log=_quiet).method
-    assert methods.get("dpsh").same_as == "hash_only"
-    assert np.array_equal(encode(a, data.test, data.meta), encode(b, data.test, data.meta))
+    p = _one_epoch(params)
+    reference = p.model_copy(update={"train": p.train.model_copy(update={"theta_bits": None})})
+    codes = {(name, bits, pp is reference): encode(train(pp, name, bits, data, log=_quiet).method, data.test, data.meta)
+             for name in ("dpsh", "hash_only") for bits in (12, 24) for pp in (p, reference)}
+    assert np.array_equal(codes["dpsh", 12, False], codes["hash_only", 12, False])  # theta_bits 12: same at 12 bits
+    assert np.array_equal(codes["dpsh", 24, True], codes["hash_only", 24, True])  # theta_bits null: one method
+    assert np.array_equal(codes["dpsh", 24, False], codes["dpsh", 24, True])  # dpsh ignores theta_bits
+    assert not np.array_equal(codes["dpsh", 24, False], codes["hash_only", 24, False])

@@ -31,14 +31,15 @@ def test_paired_difference_with_t_interval_by_hand():
     assert report.verdict(21.0, 1.0, 3) == "better" and report.verdict(-5, 1.0, 3) == "worse"
     assert report.verdict(5.0, float("nan"), 1) == "fewer than 3 seeds"
     assert report.paired_difference(_rows(), "dsah", "csq", 12) is None
-    table = report.paired_table(_rows(), "dsah", ["hash_only (= DPSH)", "dtq"], [12])
+    table = report.paired_table(_rows(), "dsah", ["hash_only", "dtq", "dpsh"], [12])
     assert "+2.3 [" in report.paired_table(_rows(), "dsah", ["hash_only"], [12]) and "missing" in table
 
 
 def test_relative_gains_against_dpsh_and_dtq_beside_the_claims():
-    text = report.relative_gains(_rows(), "dsah", [12])
-    assert "hash_only (= DPSH)" in text and f"{100 * (0.62 - 0.59667) / 0.59667:+.1f} %" in text
+    text = report.relative_gains(_rows(), "dsah", [12], dpsh="hash_only")  # train.theta_bits null: hash_only is DPSH
+    assert "hash_only (= DPSH: train.theta_bits null)" in text and f"{100 * (0.62 - 0.59667) / 0.59667:+.1f} %" in text
     assert "dtq (PQ, asymmetric search)" in text and "≈ +10 %" in text and "≈ +12 %" in text
+    assert "DPSH" not in report.relative_gains(_rows(), "dsah", [12])  # no dpsh runs: no DPSH row
 
 
 def test_seed_table_shows_mean_std_and_count():

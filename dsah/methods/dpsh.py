@@ -1,6 +1,7 @@
 """`dpsh`: DPSH (Li, Wang, Kang, "Feature Learning based Deep Supervised Hashing with Pairwise Labels",
-IJCAI 2016) — the name under which `hash_only` appears in comparisons. One method, two names: the
-same class, loss and numbers as `hash_only` (train one of the two; the report says they are the same).
+IJCAI 2016). `hash_only` with DPSH's own theta at every code length: with `train.theta_bits: null` the
+two are one method (same codes); with the default `theta_bits: 12` they differ above 12 bits, where
+`hash_only` (DSaH's ablation) reads theta on DSaH's scale and `dpsh` keeps the reference 1/2.
 
 Loss: DPSH's pairwise likelihood, theta_ij = 1/2 u_i . u_j, l_ij = log(1 + e^theta) - s_ij theta, plus
 train.quant_weight x mean (u - sign u)^2. Deviations from the reference code (DHP `DPSH.py`): pairs
@@ -14,5 +15,7 @@ from dsah.methods.hash_only import HashOnly
 
 class Dpsh(HashOnly):
     name = "dpsh"
-    description = "DPSH pairwise likelihood + quantization (the same method as hash_only)"
-    same_as = "hash_only"
+    description = "DPSH pairwise likelihood (theta = 1/2 u.u at every length) + quantization"
+
+    def theta(self) -> float:
+        return 0.5  # the reference's, whatever train.theta_bits says

@@ -11,7 +11,7 @@ import torch
 
 from dsah.distributed import gather
 from dsah.losses import (pairwise_loss, quantization_loss, saliency_distance_loss, saliency_ranking_loss,
-                         similarity)
+                         similarity, theta_scale)
 from dsah.methods.base import Method
 from dsah.methods.hash_only import make_optimizer
 from dsah.models import HashingNetwork
@@ -30,6 +30,8 @@ class Dsah(Method):
         self.cfg = d
         self.codes = params.eval.codes  # evaluation-time: which branch encodes
         self.loss_form = self.saliency_loss or d.saliency_loss
+        self.theta = theta_scale(bits, params.train.theta_bits)  # c in L_sem's theta = c a . b
+        self.margin = d.margin * (bits / d.margin_bits if d.margin_bits and self.loss_form == "distance" else 1.0)
         self.net = HashingNetwork.from_params(bits, m).to(device)
         self.attention = build_attention(d.attention, d.attention_width, d.attention_levels, d.attention_norm,
                                          d.attention_out_stride, d.attention_pretrained, d.init_bias,
@@ -79,9 +81,9 @@ class Dsah(Method):
         self.net.train()
         u, v = self.parallel("hashing")(torch.cat([x, salient(x, smap, self.cfg.salient_view)])).chunk(2)  # one pass: BN sees both branches
         u, v = gather(u), gather(v)
-        sem = pairwise_loss(u, u, s) + pairwise_loss(v, v, s)
+        sem = pairwise_loss(u, u, s, scale=self.theta) + pairwise_loss(v, v, s, scale=self.theta)
         if self.cfg.cross_term:
-            sem = sem + pairwise_loss(u, v, s, exclude_self=False)
+            sem = sem + pairwise_loss(u, v, s, exclude_self=False, scale=self.theta)
         quant = quantization_loss(u) + quantization_loss(v)
         loss = sem + self.params.train.quant_weight * quant
         self.opt.zero_grad(set_to_none=True)
@@ -100,7 +102,7 @@ class Dsah(Method):
             v = gather(self.net(salient(x, smap, self.cfg.salient_view)))
             loss = sal = self.saliency_term(u, v, s)
             if self.cfg.step2_semantic_weight and self.loss_form != "none":
-                loss = loss + self.cfg.step2_semantic_weight * pairwise_loss(v, v, s)
+                loss = loss + self.cfg.step2_semantic_weight * pairwise_loss(v, v, s, scale=self.theta)
             if self.cfg.regularizer == "area":
                 loss = loss + self.cfg.regularizer_weight * smap.mean()
             elif self.cfg.regularizer == "tv":
@@ -142,10 +144,10 @@ class Dsah(Method):
 
     def saliency_term(self, u, v, s) -> torch.Tensor:
         if self.loss_form == "ranking":
-            return saliency_ranking_loss(u, v, s, self.cfg.margin)
+            return saliency_ranking_loss(u, v, s, self.margin, self.theta)
         if self.loss_form == "distance":
-            return saliency_distance_loss(u, v, s, self.cfg.margin)
-        return pairwise_loss(v, v, s)  # "none": no ranking against the original pair
+            return saliency_distance_loss(u, v, s, self.margin)
+        return pairwise_loss(v, v, s, scale=self.theta)  # "none": no ranking against the original pair
 
     # -- map statistics: a collapse to all-ones or all-zeros shows in the log ---------------------
     @torch.no_grad()

@@ -1,6 +1,7 @@
 """`hash_only`: the hashing network alone on the original images (the DPSH-style baseline).
 
-Loss: L_sem(u, u) + quant_weight * L_q(u), with class-balanced batches.
+Loss: L_sem(u, u) + quant_weight * L_q(u), with class-balanced batches; L_sem's theta on the scale of
+train.theta_bits (dsah.losses.theta_scale), as DSaH's.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import torch
 
 from dsah.distributed import gather
-from dsah.losses import pairwise_loss, quantization_loss, similarity
+from dsah.losses import pairwise_loss, quantization_loss, similarity, theta_scale
 from dsah.methods.base import Method
 from dsah.models import HashingNetwork
 
@@ -67,9 +68,13 @@ class HashOnly(Method):
         """The image the hashing network sees."""
         return x
 
+    def theta(self) -> float:
+        """c in the semantic loss's theta_ij = c u_i . u_j."""
+        return theta_scale(self.bits, self.params.train.theta_bits)
+
     def loss(self, u: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """The loss terms on a batch's network outputs `u`; "loss" is the one minimised."""
-        sem = pairwise_loss(u, u, similarity(y, y))
+        sem = pairwise_loss(u, u, similarity(y, y), scale=self.theta())
         quant = quantization_loss(u)
         return {"loss": sem + self.params.train.quant_weight * quant, "semantic": sem, "quantization": quant}
 

@@ -130,7 +130,9 @@ def salient(x: torch.Tensor, saliency: torch.Tensor, view: str = "fade") -> torc
 
     fade: x ⊙ S — pixels fade to the input mean (0 after normalisation) where the map is low;
     blur: S x + (1 - S) blur(x) — they fade to a Gaussian-blurred copy (sigma = 1/16 of the side), which
-    keeps the image's colours and layout, closer to what a pretrained network was trained on.
+    keeps the image's colours and layout, closer to what a pretrained network was trained on;
+    zoom: nothing fades: the image is resampled so that high-map regions take more pixels
+    (`zoom_grid`; a uniform map gives the image itself).
     """
     if view == "fade":
         return x * saliency
@@ -140,4 +142,40 @@ def salient(x: torch.Tensor, saliency: torch.Tensor, view: str = "fade") -> torc
         sigma = max(x.shape[-1] / 16, 1.0)
         k = 2 * int(2 * sigma) + 1
         return saliency * x + (1 - saliency) * gaussian_blur(x, [k, k], [sigma, sigma])
-    raise ValueError(f"dsah.salient_view={view!r}: allowed: fade, blur")
+    if view == "zoom":
+        grid = zoom_grid(saliency, x.shape[-2:])
+        return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    raise ValueError(f"dsah.salient_view={view!r}: allowed: fade, blur, zoom")
+
+
+def zoom_grid(saliency: torch.Tensor, size, cells: int = 31, sigma: float = 0.18) -> torch.Tensor:
+    """The sampling grid of the saliency-based sampler (Recasens et al., "Learning to Zoom", ECCV 2018).
+
+    On a `cells` x `cells` grid over the image, every output cell samples the input at the
+    saliency-weighted mean position of its neighbourhood (a Gaussian of `sigma` x the image side):
+    x'(p) = sum_q S(q) k(p, q) q / sum_q S(q) k(p, q). Salient regions attract samples, so they are
+    magnified; a uniform map gives the identity (the map is padded by replication and the
+    coordinates continue linearly beyond the border, so the border is not pulled inwards). The grid
+    is differentiable in S: step 2's gradient reaches the attention network through it.
+    Returns (N, H, W, 2) in grid_sample's normalised coordinates (align_corners=False).
+    """
+    s = F.interpolate(saliency.float(), size=(cells, cells), mode="area")
+    radius = cells // 2
+    pad = F.pad(s, (radius, radius, radius, radius), mode="replicate")
+    coord = (torch.arange(cells + 2 * radius, device=s.device, dtype=s.dtype) - radius + 0.5) / cells * 2 - 1
+    gy, gx = torch.meshgrid(coord, coord, indexing="ij")
+    offs = torch.arange(2 * radius + 1, device=s.device, dtype=s.dtype) - radius
+    g1 = torch.exp(-0.5 * (offs / (sigma * cells)) ** 2)
+    kernel = (g1[:, None] * g1[None, :])[None, None]
+    den = F.conv2d(pad, kernel)
+    num_x = F.conv2d(pad * gx, kernel)
+    num_y = F.conv2d(pad * gy, kernel)
+    den = den.clamp_min(1e-8)
+    inner = slice(radius, radius + cells)
+    shift = torch.cat([num_x / den - gx[inner, inner], num_y / den - gy[inner, inner]], 1)  # (N, 2, cells, cells)
+    shift = F.interpolate(shift, size=tuple(size), mode="bilinear", align_corners=False)  # displacement, x then y
+    h, w = size
+    ys = (torch.arange(h, device=s.device, dtype=s.dtype) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=s.device, dtype=s.dtype) + 0.5) / w * 2 - 1
+    identity = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)  # (H, W, 2): x then y
+    return (identity + shift.permute(0, 2, 3, 1)).clamp(-1, 1)
