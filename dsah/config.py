@@ -203,6 +203,7 @@ class DsahParams(_Section):
     attention_lr: Float = Field(1e-2, gt=0)
     saliency_loss: Literal["ranking", "distance", "none"] = "distance"
     margin: Float = Field(4.0, ge=0)  # distance: in bits; ranking: in loss units per pair
+    attention_lr_schedule: Literal["cosine", "constant"] | None = None  # None: train.lr_schedule
     margin_bits: int | None = Field(None, ge=1)  # distance: `margin` is meant at this code length, scaled by K / margin_bits
     frozen_norm: Literal["running", "batch"] = "batch"  # the frozen hashing network's BN in step 2
     step2_semantic_weight: Float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2

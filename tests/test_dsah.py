@@ -283,3 +283,16 @@ def test_margin_bits_scales_the_distance_margin_with_the_code_length(fast_params
     assert Dsah(scaled, 48, torch.device("cpu")).margin == 16.0
     ranking = _params(fast_params, margin=0.1, margin_bits=12, saliency_loss="ranking")
     assert Dsah(ranking, 48, torch.device("cpu")).margin == 0.1  # loss units: not a number of bits
+
+
+def test_attention_lr_schedule_constant_keeps_the_attention_lr_while_the_hashing_lr_decays(fast_params):
+    m = Dsah(_params(fast_params, attention_lr=0.005, attention_lr_schedule="constant"), 12, torch.device("cpu"))
+    x, y, box = _batch(n=8, size=64)
+    m.train_step(x, y, box)
+    m.end_epoch()
+    assert m.att_opt.param_groups[0]["lr"] == pytest.approx(0.005)
+    assert m.opt.param_groups[0]["lr"] < fast_params.train.lr  # train.lr_schedule: cosine
+    same = Dsah(_params(fast_params, attention_lr=0.005), 12, torch.device("cpu"))  # None: train.lr_schedule
+    same.train_step(x, y, box)
+    same.end_epoch()
+    assert same.att_opt.param_groups[0]["lr"] < 0.005

@@ -38,7 +38,8 @@ class Dsah(Method):
                                          d.attention_freeze_blocks, m.pretrained_norm).to(device)
         epochs = params.train.epochs
         self.opt, self.sched = make_optimizer(params, self.net, epochs)
-        self.att_opt, self.att_sched = make_optimizer(params, self.attention, epochs, lr=d.attention_lr, backbone="trunk")
+        self.att_opt, self.att_sched = make_optimizer(params, self.attention, epochs, lr=d.attention_lr, backbone="trunk",
+                                                    schedule=d.attention_lr_schedule)
         self.epoch = 0  # epochs finished
         self.batch = 0  # batches seen in this epoch
         self._stats: dict[str, float] = {}

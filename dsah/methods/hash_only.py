@@ -29,13 +29,14 @@ def param_groups(module: torch.nn.Module, lr: float, backbone_share: float, back
                         {"params": [p for p in params if id(p) not in trunk], "lr": lr}) if g["params"]]
 
 
-def make_optimizer(params, module: torch.nn.Module, steps: int, lr: float | None = None, backbone: str = "backbone"):
-    """Adam with train.weight_decay and the train.lr_schedule over `steps` epochs (lr: train.lr by default);
-    `module.<backbone>` (a dotted path) learns at train.backbone_lr x lr, frozen parameters not at all."""
+def make_optimizer(params, module: torch.nn.Module, steps: int, lr: float | None = None, backbone: str = "backbone",
+                   schedule: str | None = None):
+    """Adam with train.weight_decay and the train.lr_schedule (or `schedule`) over `steps` epochs (lr: train.lr
+    by default); `module.<backbone>` (a dotted path) learns at train.backbone_lr x lr, frozen parameters not at all."""
     t = params.train
     lr = t.lr if lr is None else lr
     opt = torch.optim.Adam(param_groups(module, lr, t.backbone_lr, backbone), lr=lr, weight_decay=t.weight_decay)
-    if t.lr_schedule == "cosine":
+    if (schedule or t.lr_schedule) == "cosine":
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
