@@ -292,7 +292,7 @@ def test_attention_lr_schedule_constant_keeps_the_attention_lr_while_the_hashing
     m.end_epoch()
     assert m.att_opt.param_groups[0]["lr"] == pytest.approx(0.005)
     assert m.opt.param_groups[0]["lr"] < fast_params.train.lr  # train.lr_schedule: cosine
-    same = Dsah(_params(fast_params, attention_lr=0.005), 12, torch.device("cpu"))  # None: train.lr_schedule
+    same = Dsah(_params(fast_params, attention_lr=0.005, attention_lr_schedule=None), 12, torch.device("cpu"))  # None: train.lr_schedule
     same.train_step(x, y, box)
     same.end_epoch()
     assert same.att_opt.param_groups[0]["lr"] < 0.005

@@ -1,11 +1,13 @@
 """Faults: a run interrupted after an epoch resumes to the same weights and codes; a NaN loss stops the
 run naming the term, epoch and step; the same seed gives the same codes with 1 or 2 loader workers."""
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 
 import numpy as np
+import psutil
 import pytest
 import torch
 import yaml
@@ -123,7 +125,13 @@ def test_stage_killed_after_an_epoch_resumes_to_identical_codes(tmp_path):
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     for line in proc.stdout:  # papermill streams the cell output as it comes
         if "[dsah-12] epoch 1/" in line:
-            os.killpg(proc.pid, signal.SIGKILL)  # the notebook runner and its kernel, mid-run
+            # the notebook runner and its kernel, mid-run: jupyter starts the kernel in a session of its own,
+            # so it is killed by pid (left alone it would train on for up to a second, its parent poll)
+            kernel = psutil.Process(proc.pid).children(recursive=True)
+            os.killpg(proc.pid, signal.SIGKILL)
+            for child in kernel:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
             break
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
