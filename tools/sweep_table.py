@@ -1,0 +1,94 @@
+"""Seed tables from sweep records (`python -m dsah.sweep … --json FILE`): mean ± sd over seeds, paired
+differences with our verdict rule, and the share of the oracle's headroom, as the report prints them.
+
+    python tools/sweep_table.py results/sweeps/i11_flowers12_test_seeds.jsonl \
+        --select hash_only=hash_only:train.theta_bits=12 \
+        --select dsah=dsah:train.theta_bits=12,dsah.salient_view=zoom \
+        --paired dsah:hash_only
+
+Each `--select LABEL=METHOD[:OVERRIDE,…]` takes the rows of METHOD whose overrides, `train.seed=…`
+left out, are exactly the ones given (in any order); LABEL names them in the tables (`oracle_mask` and
+`hash_only` are the labels the headroom share looks for). Two rows of one selection with one seed are an
+error, not a silent choice.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dsah import report
+
+
+def parse_select(text: str) -> tuple[str, str, frozenset[str]]:
+    label, sep, rest = text.partition("=")
+    method, _, overrides = rest.partition(":")
+    if not sep or not label or not method:
+        raise SystemExit(f"--select {text!r}: expected LABEL=METHOD[:section.key=value,...]")
+    return label, method, frozenset(o for o in overrides.split(",") if o)
+
+
+def read_rows(files: list[Path], split: str) -> list[tuple[str, int, dict]]:
+    rows = []
+    for f in files:
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SystemExit(f"{f}:{n}: not a JSON line ({e.msg})") from None
+            if r.get("split") == split:
+                rows.append((str(f), n, r))
+    return rows
+
+
+def select(rows: list[tuple[str, int, dict]], selections) -> list[dict]:
+    out, seen = [], {}
+    for label, method, overrides in selections:
+        for f, n, r in rows:
+            rest = frozenset(o for o in r["overrides"] if not o.startswith("train.seed="))
+            if r["method"] != method or rest != overrides:
+                continue
+            key = (label, r["bits"], r["seed"])
+            if key in seen:
+                raise SystemExit(f"{f}:{n}: a second {label} row at {r['bits']} bits, seed {r['seed']} "
+                                 f"(the first is {seen[key]}); keep one")
+            seen[key] = f"{f}:{n}"
+            out.append({**r, "method": label})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python tools/sweep_table.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", type=Path)
+    ap.add_argument("--select", action="append", required=True, help="LABEL=METHOD[:OVERRIDE,...]")
+    ap.add_argument("--split", default="test", help="the rows' split (default test; e.g. 'validation (0.25 of train)')")
+    ap.add_argument("--bits", type=int, nargs="+", default=[12, 24, 32, 48])
+    ap.add_argument("--paired", action="append", default=[], help="LABEL:OTHER[,OTHER...]: LABEL minus each OTHER")
+    ap.add_argument("--headroom", action="append", default=[], help="LABEL: its share of oracle_mask's headroom over hash_only")
+    args = ap.parse_args(argv)
+
+    selections = [parse_select(s) for s in args.select]
+    for f in args.files:
+        if not f.is_file():
+            raise SystemExit(f"{f}: no such sweep record")
+    rows = select(read_rows(args.files, args.split), selections)
+    labels = [s[0] for s in selections]
+    print(f"tie-aware mAP %, mean ± sd (seeds), split: {args.split}\n")
+    print(report.seed_table(rows, labels, args.bits))
+    for spec in args.paired:
+        label, _, others = spec.partition(":")
+        print(f"\npaired by seed: mean [95 % t-interval] (n, verdict: a gain under 2 sd is inconclusive)\n")
+        print(report.paired_table(rows, label, [o for o in others.split(",") if o], args.bits))
+    for label in args.headroom:
+        share = report.headroom_share(report.aggregate(rows), args.bits, label)
+        cells = [f"{100 * share[b][1]:.0f} %" if b in share else "missing" for b in args.bits]
+        print(f"\n{label}: share of the oracle's headroom (stable-order mAP of the seed means) at "
+              + ", ".join(f"{b}: {c}" for b, c in zip(args.bits, cells)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
