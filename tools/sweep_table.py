@@ -78,10 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     labels = [s[0] for s in selections]
     print(f"tie-aware mAP %, mean ± sd (seeds), split: {args.split}\n")
     print(report.seed_table(rows, labels, args.bits))
+    if args.paired:
+        print("\npaired by seed: mean [95 % t-interval] (n, verdict: a gain under 2 sd is inconclusive)")
     for spec in args.paired:
         label, _, others = spec.partition(":")
-        print(f"\npaired by seed: mean [95 % t-interval] (n, verdict: a gain under 2 sd is inconclusive)\n")
-        print(report.paired_table(rows, label, [o for o in others.split(",") if o], args.bits))
+        print("\n" + report.paired_table(rows, label, [o for o in others.split(",") if o], args.bits))
     for label in args.headroom:
         share = report.headroom_share(report.aggregate(rows), args.bits, label)
         cells = [f"{100 * share[b][1]:.0f} %" if b in share else "missing" for b in args.bits]
