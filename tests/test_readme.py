@@ -28,3 +28,38 @@ def test_a_changed_metric_changes_the_block(tmp_path):
     path.unlink()
     with pytest.raises(SystemExit, match="metrics missing"):
         readme.block(params, paths.Layout(tmp_path))
+
+
+def _sweep_spec(tmp_path, rows, **extra):
+    (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    spec = {"about": "test runs.", "command": "python -m dsah.sweep …", "records": ["runs.jsonl"], "bits": [12],
+            "select": {"base": {"method": "hash_only"}, "ours": {"method": "dsah", "overrides": ["dsah.salient_view=zoom"]}},
+            "paired": {"ours": ["base"]}, **extra}
+    path = tmp_path / "block.yaml"
+    path.write_text(json.dumps(spec))  # JSON is YAML
+    return path
+
+
+def _sweep_row(method, seed, value, overrides=()):
+    return {"method": method, "bits": 12, "seed": seed, "split": "test", "overrides": [*overrides, f"train.seed={seed}"],
+            "map_tie_aware": value, "map_all": value}
+
+
+def test_a_sweep_block_is_generated_from_the_records_it_selects(tmp_path):
+    rows = [_sweep_row("hash_only", s, 0.5 + 0.01 * s) for s in range(3)]
+    rows += [_sweep_row("dsah", s, 0.6 + 0.01 * s, ["dsah.salient_view=zoom"]) for s in range(3)]
+    rows += [_sweep_row("dsah", 0, 0.99)]  # another configuration: not selected
+    text = readme.sweep_block(_sweep_spec(tmp_path, rows), tmp_path)
+    assert "| base | 51.0 ± 1.0 (3) |" in text and "| ours | 61.0 ± 1.0 (3) |" in text
+    assert "+10.0" in text and "training seeds 0, 1, 2" in text and "`dsah.salient_view=zoom`" in text
+    rendered = readme.render("a\n<!-- block:start -->\nold\n<!-- block:end -->\nb", text, "block")
+    assert "old" not in rendered and "| ours |" in rendered
+
+
+def test_a_bad_sweep_block_names_the_file(tmp_path):
+    path = _sweep_spec(tmp_path, [_sweep_row("hash_only", 0, 0.5)], colour="red")
+    with pytest.raises(SystemExit, match="block.yaml: not a sweep block"):
+        readme.sweep_block(path, tmp_path)
+    path = _sweep_spec(tmp_path, [_sweep_row("hash_only", 0, 0.5)], records=["gone.jsonl"])
+    with pytest.raises(SystemExit, match="gone.jsonl: no such sweep record"):
+        readme.sweep_block(path, tmp_path)

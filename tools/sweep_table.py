@@ -14,7 +14,6 @@ error, not a silent choice.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,37 +28,6 @@ def parse_select(text: str) -> tuple[str, str, frozenset[str]]:
     return label, method, frozenset(o for o in overrides.split(",") if o)
 
 
-def read_rows(files: list[Path], split: str) -> list[tuple[str, int, dict]]:
-    rows = []
-    for f in files:
-        for n, line in enumerate(f.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"{f}:{n}: not a JSON line ({e.msg})") from None
-            if r.get("split") == split:
-                rows.append((str(f), n, r))
-    return rows
-
-
-def select(rows: list[tuple[str, int, dict]], selections) -> list[dict]:
-    out, seen = [], {}
-    for label, method, overrides in selections:
-        for f, n, r in rows:
-            rest = frozenset(o for o in r["overrides"] if not o.startswith("train.seed="))
-            if r["method"] != method or rest != overrides:
-                continue
-            key = (label, r["bits"], r["seed"])
-            if key in seen:
-                raise SystemExit(f"{f}:{n}: a second {label} row at {r['bits']} bits, seed {r['seed']} "
-                                 f"(the first is {seen[key]}); keep one")
-            seen[key] = f"{f}:{n}"
-            out.append({**r, "method": label})
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python tools/sweep_table.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path)
@@ -71,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     selections = [parse_select(s) for s in args.select]
-    for f in args.files:
-        if not f.is_file():
-            raise SystemExit(f"{f}: no such sweep record")
-    rows = select(read_rows(args.files, args.split), selections)
+    try:
+        rows = report.sweep_rows(args.files, args.split, selections)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     labels = [s[0] for s in selections]
     print(f"tie-aware mAP %, mean ± sd (seeds), split: {args.split}\n")
     print(report.seed_table(rows, labels, args.bits))
