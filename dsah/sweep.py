@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--workdir", default=".", help="where data/prepared is (default: the repository)")
     ap.add_argument("--holdout", type=float, default=0.0, help="validate on this share of the training split")
-    ap.add_argument("--json", help="also append the result (every metric) as one JSON line to this file")
+    ap.add_argument("--json", help="also append the result (every metric, the per-epoch history) as one JSON line to this file")
     args = ap.parse_args(argv)
 
     from dsah.data import prepared
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
         row = {"method": args.method, "bits": args.bits, "overrides": args.overrides, "params": str(path),
                "split": split, "seed": params.train.seed, **suite, **sal, "train_seconds": res.seconds,
-               "epoch_seconds": [r["seconds"] for r in res.history]}
+               "epoch_seconds": [r["seconds"] for r in res.history],
+               "history": [{k: float(v) for k, v in r.items()} for r in res.history]}  # losses, map statistics
         with open(args.json, "a") as f:
             f.write(json.dumps(row) + "\n")
     return 0

@@ -25,10 +25,17 @@ def test_a_run_on_the_fast_profile(tmp_path, capsys, tiny_synthetic):
     layout = Layout(tmp_path)
     layout.tensors.parent.mkdir(parents=True)
     prepared.save(prepared.from_records(cub.load(root), params.data.image_size, "synthetic"), layout.tensors)
+    record = tmp_path / "runs.jsonl"
     code = sweep.main(["dsah", "12", "train.epochs=1", "--params", str(ROOT / "profiles" / "fast.yaml"),
-                       "--workdir", str(tmp_path)])
+                       "--workdir", str(tmp_path), "--json", str(record)])
     out = capsys.readouterr().out
     assert code == 0 and "RESULT dsah-12 train.epochs=1: test mAP@all" in out and "pointing game" in out
+    import json
+
+    row = json.loads(record.read_text())
+    assert row["method"] == "dsah" and row["overrides"] == ["train.epochs=1"] and row["split"] == "test"
+    assert 0 <= row["map_tie_aware"] <= 1 and "pointing_game" in row
+    assert len(row["history"]) == 1 and 0 <= row["history"][0]["map_mean"] <= 1  # the map statistics per epoch
     code = sweep.main(["hash_only", "12", "train.epochs=1", "--params", str(ROOT / "profiles" / "fast.yaml"),
                        "--workdir", str(tmp_path), "--holdout", "0.25"])
     assert code == 0 and "validation (0.25 of train) mAP@all" in capsys.readouterr().out
