@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dsah import config, paths, report
+from dsah import config, paths, report, sweep
 
 RECORDED = "results"  # folder of recorded runs: results/<name>/{params.yaml, metrics/, runs/}
 SWEEPS = "results/sweeps"  # <name>.yaml: a README block of seed tables over sweep records
@@ -109,7 +109,7 @@ def sweep_block(spec_path: Path, root: Path) -> str:
         raise SystemExit(f"{spec_path}: not a sweep block ({e})") from None
     selections = [(label, s.method, frozenset(s.overrides)) for label, s in spec.select.items()]
     try:
-        rows = report.sweep_rows([root / f for f in spec.records], spec.split, selections)
+        rows = sweep.read_records([root / f for f in spec.records], spec.split, selections)
     except ValueError as e:
         raise SystemExit(f"{spec_path}: {e}") from None
     seeds = sorted({r["seed"] for r in rows})

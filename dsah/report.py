@@ -24,38 +24,6 @@ def collect(layout: Layout, methods: list[str], bits: list[int], seeds=(0,)) -> 
     return rows, missing
 
 
-def sweep_rows(files: list[Path], split: str, selections: list[tuple[str, str, frozenset]]) -> list[dict]:
-    """Rows of sweep records (`python -m dsah.sweep … --json FILE`) on `split`, one selection at a time:
-    (label, method, overrides) takes the rows of `method` whose overrides, `train.seed=…` left out, are
-    exactly `overrides`, renamed `label`. Two rows of one selection with one seed are an error."""
-    out, seen = [], {}
-    for f in files:
-        if not Path(f).is_file():
-            raise ValueError(f"{f}: no such sweep record")
-    records = []
-    for f in files:
-        for n, line in enumerate(Path(f).read_text().splitlines(), 1):
-            if line.strip():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{f}:{n}: not a JSON line ({e.msg})") from None
-                if r.get("split") == split:
-                    records.append((f"{f}:{n}", r))
-    for label, method, overrides in selections:
-        for where, r in records:
-            rest = frozenset(o for o in r["overrides"] if not o.startswith("train.seed="))
-            if r["method"] != method or rest != frozenset(overrides):
-                continue
-            key = (label, r["bits"], r["seed"])
-            if key in seen:
-                raise ValueError(f"{where}: a second {label} row at {r['bits']} bits, seed {r['seed']} "
-                                 f"(the first is {seen[key]}); keep one")
-            seen[key] = where
-            out.append({**r, "method": label})
-    return out
-
-
 def histories(layout: Layout, methods: list[str], bits: list[int], seed: int = 0) -> dict[str, list[dict]]:
     """Per-epoch training history of every (method, bits) with one seed, keyed "<method>-<bits>"."""
     out = {}

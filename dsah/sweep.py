@@ -3,8 +3,11 @@
     python -m dsah.sweep dsah 12 train.epochs=10 dsah.saliency_loss=distance dsah.margin=2
 
 Reads params.yaml (or --params) and the prepared data of the pipeline (run `dvc repro prepare`
-first); writes nothing. Prints one RESULT line with mAP@all, the saliency scores of methods with an
-attention network, and the training time: the quick way to try an ablation before `dvc exp run`.
+first); writes nothing but, with `--json FILE`, one JSON line appended to FILE (a sweep record: every
+metric, the overrides, the split, the seed, the per-epoch history). Prints one RESULT line with mAP@all,
+the saliency scores of methods with an attention network, and the training time: the quick way to try
+an ablation before `dvc exp run`. `read_records` selects rows of such records for tables
+(`tools/sweep_table.py`, the README's sweep blocks).
 
 `--holdout F` selects models without touching the test split: the first share F of each class's
 training images become the queries, the rest the training set and database.
@@ -12,7 +15,9 @@ training images become the queries, the rest the training set and database.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -51,6 +56,38 @@ def holdout_split(data, share: float):
         raise ValueError(f"--holdout {share}: nothing left to train on")
 
     return Prepared(data.train.take(~held), data.train.take(held), data.meta)
+
+
+def read_records(files: list[Path], split: str, selections: list[tuple[str, str, frozenset]]) -> list[dict]:
+    """Rows of sweep records (`python -m dsah.sweep … --json FILE`) on `split`, one selection at a time:
+    (label, method, overrides) takes the rows of `method` whose overrides, `train.seed=…` left out, are
+    exactly `overrides`, renamed `label`. Two rows of one selection with one seed are an error."""
+    out, seen = [], {}
+    for f in files:
+        if not Path(f).is_file():
+            raise ValueError(f"{f}: no such sweep record")
+    records = []
+    for f in files:
+        for n, line in enumerate(Path(f).read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{f}:{n}: not a JSON line ({e.msg})") from None
+                if r.get("split") == split:
+                    records.append((f"{f}:{n}", r))
+    for label, method, overrides in selections:
+        for where, r in records:
+            rest = frozenset(o for o in r["overrides"] if not o.startswith("train.seed="))
+            if r["method"] != method or rest != frozenset(overrides):
+                continue
+            key = (label, r["bits"], r["seed"])
+            if key in seen:
+                raise ValueError(f"{where}: a second {label} row at {r['bits']} bits, seed {r['seed']} "
+                                 f"(the first is {seen[key]}); keep one")
+            seen[key] = where
+            out.append({**r, "method": label})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +134,6 @@ def main(argv: list[str] | None = None) -> int:
                  f"map mass in object {sal['map_mass_in_object']:.3f} (chance {sal['map_mass_chance']:.3f})")
     print(f"{line}, {res.seconds:.0f}s training", flush=True)
     if args.json:
-        import json
-
         row = {"method": args.method, "bits": args.bits, "overrides": args.overrides, "params": str(path),
                "split": split, "seed": params.train.seed, **suite, **sal, "train_seconds": res.seconds,
                "epoch_seconds": [r["seconds"] for r in res.history],

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dsah import report
+from dsah import report, sweep
 
 
 def parse_select(text: str) -> tuple[str, str, frozenset[str]]:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     selections = [parse_select(s) for s in args.select]
     try:
-        rows = report.sweep_rows(args.files, args.split, selections)
+        rows = sweep.read_records(args.files, args.split, selections)
     except ValueError as e:
         raise SystemExit(str(e)) from None
     labels = [s[0] for s in selections]
