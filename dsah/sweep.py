@@ -62,12 +62,10 @@ def read_records(files: list[Path], split: str, selections: list[tuple[str, str,
     """Rows of sweep records (`python -m dsah.sweep … --json FILE`) on `split`, one selection at a time:
     (label, method, overrides) takes the rows of `method` whose overrides, `train.seed=…` left out, are
     exactly `overrides`, renamed `label`. Two rows of one selection with one seed are an error."""
-    out, seen = [], {}
+    records = []
     for f in files:
         if not Path(f).is_file():
             raise ValueError(f"{f}: no such sweep record")
-    records = []
-    for f in files:
         for n, line in enumerate(Path(f).read_text().splitlines(), 1):
             if line.strip():
                 try:
@@ -76,6 +74,7 @@ def read_records(files: list[Path], split: str, selections: list[tuple[str, str,
                     raise ValueError(f"{f}:{n}: not a JSON line ({e.msg})") from None
                 if r.get("split") == split:
                     records.append((f"{f}:{n}", r))
+    out, seen = [], {}
     for label, method, overrides in selections:
         for where, r in records:
             rest = frozenset(o for o in r["overrides"] if not o.startswith("train.seed="))
