@@ -97,8 +97,10 @@ class Dsah(Method):
         self._freeze_hashing()
         self.attention.train()
         try:
-            with torch.no_grad():  # the frozen network unwrapped: it all-reduces nothing
-                u = gather(self.net(x))
+            u = None  # the original pair's codes: a target only for the saliency losses that rank against it
+            if self.loss_form != "none":
+                with torch.no_grad():  # the frozen network unwrapped: it all-reduces nothing
+                    u = gather(self.net(x))
             smap = self.parallel("attention")(x)
             v = gather(self.net(salient(x, smap, self.cfg.salient_view)))
             loss = sal = self.saliency_term(u, v, s)
