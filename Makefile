@@ -15,7 +15,7 @@ CHECK_IMAGES ?= ../shared/data/flowers12/test
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-compile -c requirements.lock -e '.[tflite]'   # no byte-compiling of torch's files: ~35 s less; imports compile what they use
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[tflite]'
 	touch $(STAMP)
 
 repro: $(STAMP)
