@@ -9,7 +9,7 @@ from dsah import methods
 from dsah.data.batches import box_masks
 from dsah.losses import (pairwise_terms, relaxed_hamming, saliency_distance_loss, saliency_ranking_loss,
                          similarity)
-from dsah.methods.dsah import Dsah, map_statistics
+from dsah.methods.dsah import Dsah, map_statistics, view_statistics
 from dsah.models.attention import SmallAttention, TorchvisionAttention, build_attention, salient, zoom_grid
 from dsah.retrieval import binary_codes
 from dsah.train import snapshot_epochs, train
@@ -211,8 +211,31 @@ def test_same_seed_same_dsah_codes_and_map_snapshots(tiny_data):
     assert sorted(r0.maps) == sorted(snapshot_epochs(params.train.epochs))
     assert all(np.array_equal(r0.maps[e], r1.maps[e]) for e in r0.maps)
     row = r0.history[-1]
-    assert {"saliency", "map_mean", "map_above_half", "map_in_object"} <= set(row)
+    assert {"saliency", "map_mean", "map_above_half", "map_in_object", "view_change", "bits_equal_uv"} <= set(row)
     assert 0 < row["map_mean"] < 1 and 0 <= row["map_in_object"] <= 1
+    assert row["view_change"] > 0 and 0 <= row["bits_equal_uv"] <= 1
+
+
+def test_view_statistics():
+    x = torch.tensor([[1.0, -2.0], [3.0, -4.0]])
+    u = torch.tensor([[0.5, -0.5, 0.1, 0.2]])
+    v = torch.tensor([[0.4, 0.5, -0.1, 0.3]])
+    assert view_statistics(x, x, u, u) == {"view_change": 0.0, "bits_equal_uv": 1.0}
+    st = view_statistics(x, 0.5 * x, u, v)
+    assert st["view_change"] == pytest.approx(0.5) and st["bits_equal_uv"] == 0.5
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")  # end_epoch without a step: only the schedules matter here
+def test_the_attention_schedule_starts_after_the_warmup(fast_params):
+    """A warm-up's epochs do not use up the attention's cosine schedule: its first step 2 learns at dsah.attention_lr."""
+    p = _params(fast_params, warmup_epochs=2, attention_lr=0.01, attention_lr_schedule="cosine")
+    p = p.model_copy(update={"train": p.train.model_copy(update={"epochs": 4, "lr_schedule": "cosine"})})
+    m = Dsah(p, 12, torch.device("cpu"))
+    lrs = []
+    for _ in range(4):
+        lrs.append(m.att_opt.param_groups[-1]["lr"])
+        m.end_epoch()
+    assert lrs[:3] == [0.01, 0.01, 0.01] and lrs[3] == pytest.approx(0.005)
 
 
 def test_snapshot_epochs():

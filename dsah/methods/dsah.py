@@ -38,7 +38,8 @@ class Dsah(Method):
                                          d.attention_freeze_blocks, m.pretrained_norm).to(device)
         epochs = params.train.epochs
         self.opt, self.sched = make_optimizer(params, self.net, epochs)
-        self.att_opt, self.att_sched = make_optimizer(params, self.attention, epochs, lr=d.attention_lr, backbone="trunk",
+        self.att_opt, self.att_sched = make_optimizer(params, self.attention, max(epochs - d.warmup_epochs, 1),
+                                                    lr=d.attention_lr, backbone="trunk",
                                                     schedule=d.attention_lr_schedule)
         self.epoch = 0  # epochs finished
         self.batch = 0  # batches seen in this epoch
@@ -78,9 +79,10 @@ class Dsah(Method):
         self.attention.eval()
         with torch.no_grad():
             smap = self.attention(x)
-        self._record(smap, box)
+        xs = salient(x, smap, self.cfg.salient_view)
         self.net.train()
-        u, v = self.parallel("hashing")(torch.cat([x, salient(x, smap, self.cfg.salient_view)])).chunk(2)  # one pass: BN sees both branches
+        u, v = self.parallel("hashing")(torch.cat([x, xs])).chunk(2)  # one pass: BN sees both branches
+        self._record(smap, box, view_statistics(x, xs, u, v))
         u, v = gather(u), gather(v)
         sem = pairwise_loss(u, u, s, scale=self.theta) + pairwise_loss(v, v, s, scale=self.theta)
         if self.cfg.cross_term:
@@ -154,8 +156,8 @@ class Dsah(Method):
 
     # -- map statistics: a collapse to all-ones or all-zeros shows in the log ---------------------
     @torch.no_grad()
-    def _record(self, smap, box) -> None:
-        stats = map_statistics(smap, box)
+    def _record(self, smap, box, extra: dict[str, float] | None = None) -> None:
+        stats = {**map_statistics(smap, box), **(extra or {})}
         n = len(smap)
         for k, val in stats.items():
             self._stats[k] = self._stats.get(k, 0.0) + val * n
@@ -163,7 +165,8 @@ class Dsah(Method):
 
     def end_epoch(self):
         self.sched.step()
-        self.att_sched.step()
+        if self.epoch >= self.cfg.warmup_epochs:  # the attention's schedule starts when it starts learning
+            self.att_sched.step()
         row = {k: v / max(self._n_maps, 1) for k, v in self._stats.items()}
         row["lr"] = self.opt.param_groups[0]["lr"]
         self.epoch += 1
@@ -196,4 +199,15 @@ def map_statistics(smap: torch.Tensor, box: torch.Tensor) -> dict[str, float]:
         "map_mean": smap.mean().item(),
         "map_above_half": (smap > 0.5).float().mean().item(),
         "map_in_object": ((smap * box).flatten(1).sum(1) / mass).mean().item(),
+    }
+
+
+@torch.no_grad()
+def view_statistics(x: torch.Tensor, xs: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> dict[str, float]:
+    """How far the salient view is from the image: its mean absolute pixel change relative to the image's
+    mean absolute value, and the share of code bits on which sign(u) and sign(v) agree (1: the salient
+    view changes no bit)."""
+    return {
+        "view_change": ((xs - x).abs().mean() / x.abs().mean().clamp_min(1e-12)).item(),
+        "bits_equal_uv": (torch.sign(u) == torch.sign(v)).float().mean().item(),
     }
