@@ -319,3 +319,20 @@ def test_attention_lr_schedule_constant_keeps_the_attention_lr_while_the_hashing
     same.train_step(x, y, box)
     same.end_epoch()
     assert same.att_opt.param_groups[0]["lr"] < 0.005
+
+
+def test_alternate_epoch_the_attention_schedule_counts_only_attention_epochs(fast_params):
+    """With alternate=epoch the hashing-only epochs do not advance the attention's cosine: it spans the
+    attention epochs (1 and 3 of 0..3), starts at dsah.attention_lr and reaches 0 only after the last."""
+    p = _params(fast_params, alternate="epoch", attention_lr=0.01, attention_lr_schedule="cosine")
+    p = p.model_copy(update={"train": p.train.model_copy(update={"epochs": 4, "lr_schedule": "cosine"})})
+    m = Dsah(p, 12, torch.device("cpu"))
+    assert m.attention_epochs() == 2
+    lrs, steps = [], []
+    for _ in range(4):
+        steps.append(m._steps_now())
+        lrs.append(m.att_opt.param_groups[-1]["lr"])
+        m.end_epoch()
+    assert steps == [(True, False), (False, True), (True, False), (False, True)]
+    assert lrs[:2] == [0.01, 0.01] and lrs[2:] == [pytest.approx(0.005)] * 2
+    assert m.att_opt.param_groups[-1]["lr"] == pytest.approx(0.0, abs=1e-12)

@@ -38,7 +38,7 @@ class Dsah(Method):
                                          d.attention_freeze_blocks, m.pretrained_norm).to(device)
         epochs = params.train.epochs
         self.opt, self.sched = make_optimizer(params, self.net, epochs)
-        self.att_opt, self.att_sched = make_optimizer(params, self.attention, max(epochs - d.warmup_epochs, 1),
+        self.att_opt, self.att_sched = make_optimizer(params, self.attention, max(self.attention_epochs(), 1),
                                                     lr=d.attention_lr, backbone="trunk",
                                                     schedule=d.attention_lr_schedule)
         self.epoch = 0  # epochs finished
@@ -59,9 +59,20 @@ class Dsah(Method):
         if self.epoch < self.cfg.warmup_epochs:
             return True, False
         if self.cfg.alternate == "epoch":
-            attention_epoch = (self.epoch - self.cfg.warmup_epochs) % 2 == 1
+            attention_epoch = self._is_attention_epoch(self.epoch)
             return not attention_epoch, attention_epoch
         return True, self.batch % self.cfg.attention_every == 0
+
+    def _is_attention_epoch(self, epoch: int) -> bool:
+        """Whether step 2 runs in `epoch` (0-based): every epoch after the warm-up, or with
+        alternate=epoch every second one."""
+        if epoch < self.cfg.warmup_epochs:
+            return False
+        return self.cfg.alternate != "epoch" or (epoch - self.cfg.warmup_epochs) % 2 == 1
+
+    def attention_epochs(self) -> int:
+        """The epochs in which the attention learns: its learning-rate schedule spans these."""
+        return sum(self._is_attention_epoch(e) for e in range(self.params.train.epochs))
 
     def train_step(self, x, y, box):
         s = similarity(gather(y), gather(y))  # the global batch's pairs (dsah.distributed)
@@ -165,7 +176,7 @@ class Dsah(Method):
 
     def end_epoch(self):
         self.sched.step()
-        if self.epoch >= self.cfg.warmup_epochs:  # the attention's schedule starts when it starts learning
+        if self._is_attention_epoch(self.epoch):  # the attention's schedule advances only when it learned
             self.att_sched.step()
         row = {k: v / max(self._n_maps, 1) for k, v in self._stats.items()}
         row["lr"] = self.opt.param_groups[0]["lr"]
