@@ -1,6 +1,6 @@
 """The real-image regime end to end on ../shared/data/flowers12 (skipped where it or the TFLite file is absent):
 weights converted from TFLite, `profiles/real_cpu.yaml` shrunk to seconds (64 px, 1 epoch, 2 classes per
-batch), prepare -> train (crop_flip, pretrained mobilenet_v2 with frozen blocks) -> evaluate, for
+batch), prepare -> train (the profile's recipe, pretrained mobilenet_v2 with frozen blocks) -> evaluate, for
 `hash_only` and `dsah` with the pretrained attention trunk."""
 import numpy as np
 import pytest
