@@ -94,6 +94,22 @@ class DataParams(_Section):
     # which crops from it; evaluation then sees the centre image_size crop (the SEMICON/DeepHash
     # test protocol: resize the shorter side to store_size, centre crop image_size).
     store_size: int | None = Field(None, ge=16)
+    # A class subset: N = the first N classes in the loader's order (sorted folder names; the official
+    # label order for CUB-200 and Stanford Dogs, which is the same), or a list of class folder names.
+    classes: int | list[str] | None = None
+    # A second, larger copy of each image with the same field of view as the networks' input (the centre
+    # image_size crop of the store_size image, at hires_size px): what dsah.salient_source: hires samples
+    # the salient view from. null: none stored.
+    hires_size: int | None = Field(None, ge=16)
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v):
+        if isinstance(v, int) and v < 2:
+            raise ValueError(f"{v}: a subset needs at least 2 classes")
+        if isinstance(v, list) and (len(v) < 2 or len(set(v)) != len(v)):
+            raise ValueError(f"{v}: expected at least 2 distinct class names")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -112,6 +128,8 @@ class DataParams(_Section):
     def _store(self) -> "DataParams":
         if self.store_size is not None and self.store_size < self.image_size:
             raise ValueError(f"store_size={self.store_size} must be at least image_size={self.image_size}")
+        if self.hires_size is not None and self.hires_size <= self.image_size:
+            raise ValueError(f"hires_size={self.hires_size} must be larger than image_size={self.image_size}")
         return self
 
     @property
@@ -212,8 +230,18 @@ class DsahParams(_Section):
     attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
     warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
     salient_view: Literal["fade", "blur", "zoom"] = "fade"  # fade to the mean or to a blurred copy where the map is low, or zoom into where it is high
+    # Where the zoom view samples from: input (the networks' image_size input) | hires (the same field of
+    # view stored at data.hires_size: the attention looks at the input, the salient view has more pixels)
+    salient_source: Literal["input", "hires"] = "input"
     regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
     regularizer_weight: Float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _source(self):
+        if self.salient_source == "hires" and self.salient_view != "zoom":
+            raise ValueError(f"salient_source=hires needs salient_view=zoom (the view that resamples the image), "
+                             f"not {self.salient_view}")
+        return self
 
     @field_validator("attention_out_stride")
     @classmethod
@@ -299,6 +327,17 @@ class Params(_Section):
                              "branch at evaluation time and does not re-train)")
         return raw
 
+    @model_validator(mode="after")
+    def _hires_source(self) -> "Params":
+        if self.dsah.salient_source == "hires":
+            if self.data.hires_size is None:
+                raise ValueError("dsah.salient_source=hires needs data.hires_size (the stored high-resolution copy), "
+                                 "which is null")
+            if self.train.augment != "none":
+                raise ValueError(f"dsah.salient_source=hires needs train.augment=none (the high-resolution copy "
+                                 f"is not augmented), not {self.train.augment}")
+        return self
+
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
@@ -359,11 +398,22 @@ def parse(raw: dict, source: str = "params") -> Params:
         raise ConfigError(_format(err, source)) from None
 
 
-def load(path: str | Path) -> Params:
-    """Read and validate a parameter file."""
+def merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`: sections merge key by key, any other value (lists included) replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read(path: str | Path, _seen: tuple = ()) -> dict:
+    """The raw parameters of a file, its `extends:` chain resolved: `extends: FILE` (relative to the
+    file's folder) names the parameters this file changes keys of; the result has no `extends`."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameter file not found")
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: extends itself (through {' -> '.join(str(p) for p in _seen)})")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -371,7 +421,19 @@ def load(path: str | Path) -> Params:
     if raw is None:
         raise ConfigError(f"{path}: empty parameter file; expected the sections of params.yaml "
                           "(copy params.yaml or a file of profiles/ and change what you need)")
-    return parse(raw, str(path))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends = {base!r}: expected the path of one parameter file")
+    return merge(read(path.parent / base, (*_seen, path.resolve())), raw)
+
+
+def load(path: str | Path) -> Params:
+    """Read and validate a parameter file (with its `extends:` chain)."""
+    return parse(read(path), str(path))
 
 
 def check_data(params: Params, root: Path | None = None) -> None:

@@ -5,6 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from dsah.data.records import readable_class
+
 
 def sample_grid(split, class_names, classes=8, per_class=4, part_size=None, seed=0):
     """Images of the first `classes` classes, with the object box (green) and part centre (red)."""
@@ -32,7 +34,7 @@ def sample_grid(split, class_names, classes=8, per_class=4, part_size=None, seed
                 else:
                     ax.plot(px - 0.5, py - 0.5, "r+", ms=6)
             if r == 0:
-                ax.set_title(class_names[c].split(".", 1)[-1], fontsize=7)
+                ax.set_title(readable_class(class_names[c]), fontsize=7)
     fig.suptitle("samples: object box (green), discriminative part (red)", fontsize=9)
     fig.tight_layout()
     return fig
@@ -100,10 +102,11 @@ def _salient_display(image_u8: np.ndarray, smap: np.ndarray, mean) -> np.ndarray
 
 
 def saliency_examples(images: np.ndarray, maps: np.ndarray, mean, titles=None, boxes=None, parts=None,
-                      part_size: float | None = None):
+                      part_size: float | None = None, views: np.ndarray | None = None):
     """Three rows per query: the image (object box green, the discriminative part red: its square where
     the dataset has a part size, else its point), the map over the image in colour with its peak (+)
-    and a colour bar, and the salient image the hashing network sees."""
+    and a colour bar, and the salient image the hashing network sees (`views`, uint8 like `images`;
+    without them the image faded to the mean where the map is low)."""
     n = len(images)
     fig, axes = plt.subplots(3, n, figsize=(1.6 * n + 0.6, 5.0), squeeze=False)
     shown = None
@@ -122,7 +125,8 @@ def saliency_examples(images: np.ndarray, maps: np.ndarray, mean, titles=None, b
                 axes[0, i].plot(px, py, "o", mfc="none", mec="red", ms=6)
         axes[1, i].imshow(img.mean(axis=2), cmap="gray", interpolation="nearest")
         shown = axes[1, i].imshow(maps[i], vmin=0, vmax=1, cmap="inferno", alpha=0.6, interpolation="bilinear")
-        axes[2, i].imshow(_salient_display(images[i], maps[i], mean), interpolation="nearest")
+        shown_view = views[i].transpose(1, 2, 0) if views is not None else _salient_display(images[i], maps[i], mean)
+        axes[2, i].imshow(shown_view, interpolation="nearest")
         peak = np.unravel_index(np.argmax(maps[i]), maps[i].shape)
         axes[1, i].plot(peak[1], peak[0], "+", color="cyan", ms=9, mew=2)
         if titles is not None:

@@ -13,8 +13,13 @@ from dsah.metrics import sign_codes
 
 
 @torch.no_grad()
-def encode_images(method, images: np.ndarray, boxes: np.ndarray, meta: dict, batch_size: int = 256) -> np.ndarray:
-    """Relaxed codes (N, K) of uint8 images (N, 3, S, S) with their object boxes (N, 4), in order."""
+def encode_images(method, images: np.ndarray, boxes: np.ndarray, meta: dict, batch_size: int = 256,
+                  hires: np.ndarray | None = None) -> np.ndarray:
+    """Relaxed codes (N, K) of uint8 images (N, 3, S, S) with their object boxes (N, 4), in order; `hires`:
+    the same images at data.hires_size, for a method that samples its salient view from them."""
+    if method.needs_hires and hires is None:
+        raise ValueError(f"{method.name} samples its salient view from the high-resolution copy (data.hires_size): "
+                         "give the images at that size too")
     method.train(False)
     norm = Normalizer(*method.input_stats(meta))
     size = images.shape[-1]
@@ -23,13 +28,17 @@ def encode_images(method, images: np.ndarray, boxes: np.ndarray, meta: dict, bat
         x = norm(torch.from_numpy(np.array(images[s : s + batch_size])))  # a copy: the store is read-only
         m = box_masks(torch.from_numpy(boxes[s : s + batch_size]).float(), size)
         x = x.to(method.device).contiguous(memory_format=torch.channels_last)  # as in training
-        out.append(method.encode(x, m.to(method.device)).float().cpu().numpy())
+        extra = {}
+        if method.needs_hires:
+            h = norm(torch.from_numpy(np.array(hires[s : s + batch_size])))
+            extra["hires"] = h.to(method.device).contiguous(memory_format=torch.channels_last)
+        out.append(method.encode(x, m.to(method.device), **extra).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, method.bits), dtype=np.float32)
 
 
 def encode(method, split: Split, meta: dict, batch_size: int = 256) -> np.ndarray:
     """Relaxed codes (N, K) of every image of `split`, in split order."""
-    return encode_images(method, split.images, split.boxes, meta, batch_size)
+    return encode_images(method, split.images, split.boxes, meta, batch_size, split.hires)
 
 
 def binary_codes(method, split: Split, meta: dict, batch_size: int = 256) -> np.ndarray:
@@ -55,7 +64,8 @@ class Hits:
 
 
 def query_by_image(method, images: np.ndarray, store: CodeStore, meta: dict, k: int = 10,
-                   boxes: np.ndarray | None = None, engine: str = "stable", batch_size: int = 256) -> Hits:
+                   boxes: np.ndarray | None = None, engine: str = "stable", batch_size: int = 256,
+                   hires: np.ndarray | None = None) -> Hits:
     """Encode query images (uint8, (3, S, S) or (N, 3, S, S), at the prepared size) and search `store`.
 
     Boxes matter only to methods that use them at query time (the oracle); without them the whole
@@ -72,6 +82,7 @@ def query_by_image(method, images: np.ndarray, store: CodeStore, meta: dict, k: 
         raise ValueError(f"the method makes {method.bits}-bit codes, the store holds {store.bits}-bit codes")
     if boxes is None:
         boxes = np.tile(np.array([0, 0, size, size], dtype=np.float32), (len(images), 1))
-    codes = sign_codes(encode_images(method, images, np.asarray(boxes), meta, batch_size))
+    codes = sign_codes(encode_images(method, images, np.asarray(boxes), meta, batch_size,
+                                     None if hires is None else np.asarray(hires).reshape(len(images), *np.shape(hires)[-3:])))
     dist, idx = search(store, codes, k, engine=engine)
     return Hits(dist, idx, store.ids[idx], store.labels[idx], codes)

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     root = paths.repo_root()
     path = paths.resolve(args.params, root)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = config.read(path)
         seeds = raw.pop("seeds", None)  # one run: train.seed, by default the first of the pipeline's seeds
         if seeds:
             raw.setdefault("train", {}).setdefault("seed", seeds[0])

@@ -138,7 +138,7 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
         module.to(memory_format=torch.channels_last)
     norm = Normalizer(*method.input_stats(data.meta))
     size = data.meta["image_size"]
-    loader = train_loader(data.train, params, device)
+    loader = train_loader(data.train, params, device, hires=method.needs_hires)
     result = TrainResult(method)
     has_maps = hasattr(method, "saliency")
     if has_maps:
@@ -186,8 +186,11 @@ def train(params, method_name: str, bits: int, data: Prepared, log: Callable[[st
                 x, b = random_shift(x, b, MAX_SHIFT, gen, rank, world_size)
             m = box_masks(b, size)
             x = x.contiguous(memory_format=torch.channels_last)
+            extra = {}
+            if method.needs_hires:  # the high-resolution copy, normalised alike (train.augment none)
+                extra["hires"] = norm(batch.hires.to(device)).contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = method.train_step(x, batch.labels.to(device), m.to(device))
+                out = method.train_step(x, batch.labels.to(device), m.to(device), **extra)
             bad = [k for k, v in out.items() if not math.isfinite(v)]
             if bad:
                 kept = f"; {resume} keeps epoch {epoch - 1}" if resume is not None and epoch > 1 else ""

@@ -173,3 +173,17 @@ def test_dsah_codes_moved_to_eval(tmp_path):
     raw["dsah"]["codes"] = "original"
     with pytest.raises(config.ConfigError, match=r"dsah.codes = 'original': moved to eval.codes"):
         config.parse(raw)
+
+
+def test_extends_merges_sections_and_replaces_lists(tmp_path):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({"bits": [12, 24], "train": {"epochs": 3, "lr": 0.01}}))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "over.yaml").write_text("extends: ../base.yaml\nbits: [48]\ntrain: {epochs: 5}\n")
+    p = config.load(tmp_path / "sub" / "over.yaml")
+    assert p.bits == [48] and p.train.epochs == 5 and p.train.lr == 0.01
+    (tmp_path / "loop.yaml").write_text("extends: loop.yaml\n")
+    with pytest.raises(config.ConfigError, match="extends itself"):
+        config.load(tmp_path / "loop.yaml")
+    (tmp_path / "missing.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(config.ConfigError, match="nowhere.yaml: parameter file not found"):
+        config.load(tmp_path / "missing.yaml")

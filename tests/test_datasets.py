@@ -359,3 +359,80 @@ def test_check_decodes_every_image_and_lists_each_bad_one(tmp_path, capsys):
     assert f"{truncated}: unreadable (" in captured.err and f"{fake}: not an image PIL can identify" in captured.err
     assert "error: 2 of 17 images under" in captured.err
     assert data_cli(["check", "folder", "--root", str(top), "--no-decode"]) == 0
+
+
+# ---------------------------------------------------------------- class subsets and the high-resolution copy
+
+
+def test_readable_class_names():
+    assert records.readable_class("n02085620-Chihuahua") == "Chihuahua"
+    assert records.readable_class("n02105855-Shetland_sheepdog") == "Shetland sheepdog"
+    assert records.readable_class("001.Black_footed_Albatross") == "Black footed Albatross"
+    assert records.readable_class("alpha") == "alpha"
+
+
+@pytest.mark.parametrize("classes, names", [(2, ["alpha", "beta"]), (["gamma", "alpha"], ["gamma", "alpha"])])
+def test_class_subset_of_an_image_folder(tmp_path, classes, names):
+    top = mini_folder(tmp_path / "mine", True)
+    params = _params("folder", top, classes=classes)
+    prep = _pipeline(tmp_path, params)["prep"]
+    assert prep.meta["class_names"] == names  # in the order asked for, renumbered 0..n-1
+    assert sorted(set(prep.train.labels.tolist())) == [0, 1] and len(prep.train) == 8 and len(prep.test) == 2
+    colours = {tuple(prep.train.images[i, :, 0, 0]) for i in np.flatnonzero(prep.train.labels == 0)}
+    first = ["alpha", "beta", "gamma"].index(names[0])
+    assert colours == {tuple(int(v) for v in _colour(first, k)) for k in range(4)}  # the right images kept
+
+
+def test_class_subsets_of_official_loaders(tmp_path):
+    top = mini_dogs(tmp_path / "dogs")
+    rec = records.select_classes(sources.load("stanford_dogs", top, _params("stanford_dogs", top).data),
+                                 ["standard poodle", "Chihuahua"])  # readable names work too
+    assert rec.class_names == ["standard_poodle", "Chihuahua"] and rec.labels.tolist() == [1, 1, 1, 0, 0, 0, 1, 0]
+    assert np.isfinite(rec.boxes).all() and "2 of its 3 classes" in rec.protocol
+    cub_top = mini_cub(tmp_path / "cub")
+    cub_rec = records.select_classes(sources.load("cub200", cub_top, _params("cub200", cub_top).data), 1)
+    assert cub_rec.class_names == ["001.Black_footed_Albatross"] and set(cub_rec.labels.tolist()) == {0}
+    assert cub_rec.part_locs.shape[0] == len(cub_rec)
+
+
+def test_class_subset_errors_name_the_value(tmp_path):
+    top = mini_folder(tmp_path / "mine", True)
+    rec = sources.load("folder", top, _params("folder", top).data)
+    with pytest.raises(DatasetError, match="data.classes = 5: the dataset has only 3 classes"):
+        records.select_classes(rec, 5)
+    with pytest.raises(DatasetError, match="no class named 'delta'.*alpha, beta, gamma"):
+        records.select_classes(rec, ["alpha", "delta"])
+    with pytest.raises(config.ConfigError, match="data.classes = 1: .*at least 2 classes"):
+        _params("folder", top, classes=1)
+    with pytest.raises(config.ConfigError, match="data.classes.*at least 2 distinct class names"):
+        _params("folder", top, classes=["alpha", "alpha"])
+    nus = mini_nuswide(tmp_path / "nus")
+    with pytest.raises(DatasetError, match="single-label"):
+        records.select_classes(sources.load("nuswide21", nus, _params("nuswide21", nus).data), 2)
+
+
+def test_the_high_resolution_copy_has_the_view_field_of_view(tmp_path):
+    """data.hires_size: the centre image_size crop of the store_size image, stored again at hires_size from
+    the source pixels; its plain resize to image_size is the view (up to resampling)."""
+    import torch
+    import torch.nn.functional as F
+
+    top = tmp_path / "grad"
+    yy, xx = np.mgrid[0:90, 0:120]  # a smooth 120 x 90 (landscape) gradient per class
+    for c, name in enumerate(["a", "b"]):
+        for k in range(3):
+            arr = np.stack([(xx * 2 + 40 * c) % 256, (yy * 2 + 30 * k) % 256, (xx + yy) % 256], -1).astype(np.uint8)
+            (top / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(arr).save(top / name / f"{k}.png")
+    params = _params("folder", top, image_size=32, store_size=40, hires_size=64, test_share=0.34)
+    prep = prepare.run(params, Layout(tmp_path / "work"), log=lambda s: None)
+    assert prep.train.hires.shape == (len(prep.train), 3, 64, 64) and prep.meta["hires_size"] == 64
+    view = torch.from_numpy(np.array(prep.test.images)).float()
+    small = F.interpolate(torch.from_numpy(np.array(prep.test.hires)).float(), size=32, mode="bilinear",
+                          antialias=True, align_corners=False)
+    assert (small - view).abs().mean() < 2.0  # same field of view
+    assert (small[..., 2:] - view[..., :-2]).abs().mean() > 4 * (small - view).abs().mean()  # a 2-px shift is not
+    from dsah.sweep import holdout_split
+
+    train, val = holdout_split(prep, 0.5).train, holdout_split(prep, 0.5).test
+    assert train.hires.shape[0] == len(train) and val.hires.shape[0] == len(val)

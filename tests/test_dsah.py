@@ -197,7 +197,9 @@ def test_map_statistics():
     box = torch.zeros(1, 1, 4, 4)
     box[..., :2, :] = 1
     st = map_statistics(smap, box)
-    assert st == {"map_mean": 0.25, "map_above_half": 0.25, "map_in_object": 1.0}
+    std = torch.tensor([1.0] * 4 + [0.0] * 12).std().item()  # one map: 4 of its 16 pixels on
+    assert st == pytest.approx({"map_mean": 0.25, "map_above_half": 0.25, "map_in_object": 1.0, "map_std": std})
+    assert map_statistics(torch.full((2, 1, 4, 4), 0.7), box)["map_std"] == 0.0  # flat maps: not engaged
 
 
 def test_same_seed_same_dsah_codes_and_map_snapshots(tiny_data):
@@ -336,3 +338,58 @@ def test_alternate_epoch_the_attention_schedule_counts_only_attention_epochs(fas
     assert steps == [(True, False), (False, True), (True, False), (False, True)]
     assert lrs[:2] == [0.01, 0.01] and lrs[2:] == [pytest.approx(0.005)] * 2
     assert m.att_opt.param_groups[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_zoom_view_from_a_high_resolution_source():
+    """dsah.salient_source: hires — the zoom samples a larger copy of the same view at the input's size: a
+    uniform map gives the copy's plain (bilinear) resize, a salient square is magnified from the copy's
+    pixels, and step 2's gradient reaches the map through the sampling grid."""
+    import torch.nn.functional as F
+
+    hires = torch.randn(2, 3, 112, 112)
+    x = F.interpolate(hires, size=64, mode="bilinear", align_corners=False)
+    for level in (0.1, 0.5, 1.0):
+        assert torch.allclose(salient(x, torch.full((2, 1, 64, 64), level), "zoom", hires), x, atol=1e-3)
+    m = torch.full((2, 1, 64, 64), 0.05)
+    m[..., 8:24, 8:24] = 1.0
+    zoomed = salient(x, m, "zoom", hires)
+    expected = F.grid_sample(hires, zoom_grid(m, (64, 64)), mode="bilinear", padding_mode="border", align_corners=False)
+    assert torch.allclose(zoomed, expected) and not torch.allclose(zoomed, salient(x, m, "zoom"), atol=1e-2)
+    s = m.clone().requires_grad_(True)
+    (salient(x, s, "zoom", hires) * torch.randn_like(x)).sum().backward()
+    assert s.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="only the zoom view samples a high-resolution source"):
+        salient(x, m, "fade", hires)
+
+
+def test_dsah_with_a_high_resolution_source_trains_and_needs_the_copy(fast_params):
+    m = Dsah(_params(fast_params, salient_view="zoom", salient_source="hires"), 12, torch.device("cpu"))
+    assert m.needs_hires and not Dsah(fast_params, 12, torch.device("cpu")).needs_hires
+    x, y, box = _batch(n=8, size=32)
+    hires = torch.nn.functional.interpolate(x, size=48, mode="bilinear")
+    before = _snapshot(m.attention)
+    out = m.train_step(x, y, box, hires=hires)
+    assert all(math.isfinite(v) for v in out.values()) and _changed(before, m.attention)  # step 2 learned
+    assert m.encode(x, box, hires=hires).shape == (8, 12)
+    with pytest.raises(ValueError, match="high-resolution images .* were not given"):
+        m.encode(x, box)
+
+
+def test_a_high_resolution_source_is_checked_in_the_parameters(fast_params):
+    from dsah import config
+
+    raw = fast_params.model_dump(mode="json")
+    raw["dsah"].update(salient_view="zoom", salient_source="hires")
+    with pytest.raises(config.ConfigError, match="needs data.hires_size"):
+        config.parse(raw)
+    raw["data"]["hires_size"] = 48
+    with pytest.raises(config.ConfigError, match="needs train.augment=none"):
+        config.parse(raw)
+    raw["train"]["augment"] = "none"
+    assert config.parse(raw).dsah.salient_source == "hires"
+    raw["dsah"]["salient_view"] = "fade"
+    with pytest.raises(config.ConfigError, match="salient_source=hires needs salient_view=zoom"):
+        config.parse(raw)
+    raw["dsah"]["salient_view"], raw["data"]["hires_size"] = "zoom", 32
+    with pytest.raises(config.ConfigError, match="hires_size=32 must be larger than image_size=32"):
+        config.parse(raw)

@@ -33,9 +33,11 @@ class Batch:
     labels: torch.Tensor  # (N,) or (N, C)
     boxes: torch.Tensor  # (N, 4) float x, y, w, h in pixels of `images` (NaN: no box)
     parts: torch.Tensor  # (N, P, 3) float x, y, visible
+    hires: torch.Tensor | None = None  # (N, 3, H, H) uint8: the same view at data.hires_size, when asked for
 
     def pin_memory(self) -> "Batch":
-        return Batch(*(t.pin_memory() for t in (self.images, self.labels, self.boxes, self.parts)))
+        return Batch(*(None if t is None else t.pin_memory()
+                       for t in (self.images, self.labels, self.boxes, self.parts, self.hires)))
 
 
 def _identity(batch):
@@ -96,7 +98,11 @@ class CropFlip:
 class TrainSet(Dataset):
     """The training split as a dataset of whole batches: `__getitems__([(row, seed), ...])` -> Batch."""
 
-    def __init__(self, split, augment: str, size: int, crop_scale=(0.35, 1.0)):
+    def __init__(self, split, augment: str, size: int, crop_scale=(0.35, 1.0), hires: bool = False):
+        if hires and (augment != "none" or split.hires is None):
+            raise ValueError("high-resolution batches need train.augment=none and data prepared with data.hires_size "
+                             f"(augment {augment!r}, high-resolution copy {'present' if split.hires is not None else 'missing'})")
+        self.hires = split.hires if hires else None
         if augment == "crop_flip":
             self.images, self.boxes, self.parts = split.source  # crops come from the stored images
             self.crop = CropFlip(size, crop_scale)
@@ -118,7 +124,8 @@ class TrainSet(Dataset):
             images = torch.stack([o[0] for o in out])
             boxes = torch.stack([o[1] for o in out])
             parts = torch.stack([o[2] for o in out])
-        return Batch(images, torch.from_numpy(np.asarray(self.labels[idx])), boxes, parts)
+        hires = None if self.hires is None else torch.from_numpy(np.asarray(self.hires[idx]))
+        return Batch(images, torch.from_numpy(np.asarray(self.labels[idx])), boxes, parts, hires)
 
     def __getitem__(self, key):
         return self.__getitems__([key])
@@ -128,8 +135,9 @@ def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)  # the workers' work is per image; the training process owns the cores
 
 
-def train_loader(split, params, device: torch.device) -> DataLoader:
-    """Class-balanced, augmented training batches of `split` (`train.workers` worker processes)."""
+def train_loader(split, params, device: torch.device, hires: bool = False) -> DataLoader:
+    """Class-balanced, augmented training batches of `split` (`train.workers` worker processes); with
+    `hires`, each batch also carries the high-resolution copy (`data.hires_size`)."""
     t = params.train
     rank, size = world()
     balanced = BalancedBatches(split.labels, t.classes_per_batch, t.images_per_class, t.seed)
@@ -138,7 +146,7 @@ def train_loader(split, params, device: torch.device) -> DataLoader:
                          f"{size} training processes (train.nproc): each process takes whole classes")
     batches = SeededBatches(balanced, t.seed, rank, size)
     workers = t.workers
-    return DataLoader(TrainSet(split, t.augment, params.data.image_size, t.crop_scale), batch_sampler=batches,
+    return DataLoader(TrainSet(split, t.augment, params.data.image_size, t.crop_scale, hires), batch_sampler=batches,
                       collate_fn=_identity, num_workers=workers, pin_memory=device.type == "cuda",
                       persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
                       worker_init_fn=_worker_init if workers else None)

@@ -34,14 +34,17 @@ class Split:
     # `images` is their centre crop at `offset`, and training crops (train.augment: crop_flip) come from them.
     stored: np.ndarray | None = None  # (N, 3, T, T) uint8
     offset: int = 0
+    # data.hires_size: the same field of view as `images` at a higher resolution (N, 3, H, H) uint8
+    hires: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def take(self, index) -> "Split":
         """The rows `index` (a mask or indices), read into memory."""
+        opt = lambda a: None if a is None else a[index]  # noqa: E731
         return Split(self.images[index], self.labels[index], self.boxes[index], self.parts[index], self.ids[index],
-                     None if self.stored is None else self.stored[index], self.offset)
+                     opt(self.stored), self.offset, opt(self.hires))
 
     @property
     def source(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,10 +92,22 @@ def _fit(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[float, float, fl
     return np.asarray(im).transpose(2, 0, 1).copy(), (nw / w, nh / h, float(ox), float(oy))
 
 
-def _read(path: Path, size: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def _hires(im: Image.Image, scale, size: int, view: int, hires: int) -> np.ndarray:
+    """The field of view of the centre `view` crop of `_fit(im, size)` (whose `scale` is given), resampled
+    from the source image at `hires` x `hires` (antialiased bilinear, straight from the source pixels)."""
+    sx, sy, ox, oy = scale
+    o = (size - view) // 2
+    box = ((ox + o) / sx, (oy + o) / sy, (ox + o + view) / sx, (oy + o + view) / sy)
+    out = im.convert("RGB").resize((hires, hires), Image.BILINEAR, box=box)
+    return np.asarray(out).transpose(2, 0, 1).copy()
+
+
+def _read(path: Path, size: int, hires: tuple[int, int] | None = None):
+    """(image, scale) of `_fit`, and with `hires` = (view, hires side) also the high-resolution copy."""
     try:
         with Image.open(path) as im:  # PIL reads the format from the content, not the extension
-            return _fit(im, size)
+            img, scale = _fit(im, size)
+            return img, scale, (None if hires is None else _hires(im, scale, size, *hires))
     except FileNotFoundError:
         raise DatasetError(f"{path}: image listed in the dataset's index is missing") from None
     except (UnidentifiedImageError, OSError) as err:
@@ -118,15 +133,18 @@ FIELDS = ("images", "labels", "boxes", "parts", "ids")
 SETS = ("train", "test", "database")
 
 
-def _decode(rec: Records, size: int):
-    """Yield (index, (3, size, size) uint8 image, (x scale, y scale, x offset, y offset)) per record, in order."""
+def _decode(rec: Records, size: int, hires: tuple[int, int] | None = None):
+    """Yield (index, (3, size, size) uint8 image, (x scale, y scale, x offset, y offset), high-resolution
+    copy or None) per record, in order; `hires` = (view, hires side) as in `_hires`."""
     if rec.pixels is not None:
         for i in range(len(rec)):
-            yield i, *_fit(Image.fromarray(rec.pixels[i]), size)
+            im = Image.fromarray(rec.pixels[i])
+            img, scale = _fit(im, size)
+            yield i, img, scale, (None if hires is None else _hires(im, scale, size, *hires))
         return
     # One progress line at most every 10 s: readable in papermill/DVC logs (no carriage-return spam).
     for i, path in enumerate(tqdm(rec.paths, desc="decoding", mininterval=10, file=sys.stdout, leave=False)):
-        yield i, *_read(path, size)
+        yield i, *_read(path, size, hires)
 
 
 def _masks(rec: Records) -> dict[str, np.ndarray]:
@@ -170,16 +188,21 @@ def _assemble(rec: Records, size: int, dataset: str, part_size, images: dict, sc
     return Prepared(splits["train"], splits["test"], meta, splits.get("database"))
 
 
-def _fill(rec: Records, size: int, images: dict) -> np.ndarray:
-    """Decode every record into the image array of each set it belongs to; returns the scales."""
+def _fill(rec: Records, size: int, images: dict, hires: dict | None = None,
+          view: int | None = None) -> np.ndarray:
+    """Decode every record into the image array of each set it belongs to (and into `hires`, the
+    high-resolution arrays of the centre `view` crop, when given); returns the scales."""
     masks = _masks(rec)
     slot = {name: np.cumsum(m) - 1 for name, m in masks.items()}  # record -> row in that set
     scale = np.empty((len(rec), 4))
-    for i, img, sc in _decode(rec, size):
+    spec = None if hires is None else (view or size, next(iter(hires.values())).shape[-1])
+    for i, img, sc, hi in _decode(rec, size, spec):
         scale[i] = sc
         for name, m in masks.items():
             if m[i]:
                 images[name][slot[name][i]] = img
+                if hires is not None:
+                    hires[name][slot[name][i]] = hi
     return scale
 
 
@@ -192,22 +215,28 @@ def from_records(rec: Records, size: int, dataset: str, part_size: float | None 
 
 
 def build(rec: Records, size: int, dataset: str, path: str | Path, part_size: float | None = None,
-          view: int | None = None, data_params: dict | None = None) -> Prepared:
+          view: int | None = None, data_params: dict | None = None, hires: int | None = None) -> Prepared:
     """Decode `rec` at `size` (the stored side) straight into the folder `path` (written atomically) and
     return it memory-mapped; the networks see the centre `view` x `view` crop (default: all of it).
-    `data_params` (the `data` section that made it) is kept in meta.json (`made_with`)."""
+    `hires`: also store that crop's field of view at `hires` x `hires` px from the source images
+    (`<set>_hires.npy`). `data_params` (the `data` section that made it) is kept in meta.json (`made_with`)."""
+    def arrays(kind: str, side: int) -> dict:
+        return {name: np.lib.format.open_memmap(tmp / f"{name}_{kind}.npy", mode="w+", dtype=np.uint8,
+                                                shape=(int(m.sum()), 3, side, side))
+                for name, m in _masks(rec).items()}
+
     with atomic_dir(path) as tmp:
-        images = {name: np.lib.format.open_memmap(tmp / f"{name}_images.npy", mode="w+", dtype=np.uint8,
-                                                  shape=(int(m.sum()), 3, size, size))
-                  for name, m in _masks(rec).items()}
-        scale = _fill(rec, size, images)
-        for arr in images.values():
+        images = arrays("images", size)
+        high = None if hires is None else arrays("hires", hires)
+        scale = _fill(rec, size, images, high, view)
+        for arr in [*images.values(), *(high or {}).values()]:
             arr.flush()
         _write(_assemble(rec, size, dataset, part_size, images, scale, view), tmp, skip_images=True)
-        del images
-        if data_params is not None:
-            meta = json.loads((tmp / "meta.json").read_text())
-            (tmp / "meta.json").write_text(json.dumps({**meta, "data_params": data_params}, indent=1))
+        del images, high
+        meta = json.loads((tmp / "meta.json").read_text())
+        extra = ({"hires_size": hires} if hires is not None else {}) | (
+            {"data_params": data_params} if data_params is not None else {})
+        (tmp / "meta.json").write_text(json.dumps({**meta, **extra}, indent=1))
     return load(path)
 
 
@@ -238,23 +267,28 @@ def load(path: str | Path) -> Prepared:
     if not (path / "meta.json").is_file():
         raise FileNotFoundError(f"{path}: prepared data missing; run the prepare stage first (dvc repro prepare)")
     meta = json.loads((path / "meta.json").read_text())
+    def hires(name: str):
+        f = path / f"{name}_hires.npy"
+        return np.load(f, mmap_mode="r", allow_pickle=False) if meta.get("hires_size") and f.is_file() else None
+
     splits = {
         name: _view(Split(*(np.load(path / f"{name}_{f}.npy", mmap_mode="r" if f == "images" else None,
-                                    allow_pickle=False) for f in FIELDS)), meta)
+                                    allow_pickle=False) for f in FIELDS)), meta, hires(name))
         for name in SETS if (path / f"{name}_ids.npy").is_file()
     }
     return Prepared(splits["train"], splits["test"], meta, splits.get("database"))
 
 
-def _view(stored: Split, meta: dict) -> Split:
+def _view(stored: Split, meta: dict, hires: np.ndarray | None = None) -> Split:
     """The centre `image_size` crop of images stored at `store_size` (a memory-mapped view, no copy)."""
     size, full = meta["image_size"], meta.get("store_size", meta["image_size"])
     if full == size:
-        return stored
+        return Split(*(getattr(stored, f) for f in FIELDS), hires=hires)
     o = (full - size) // 2
     parts = stored.parts.copy()
     parts[..., :2] -= o
     outside = (parts[..., 0] < 0) | (parts[..., 0] >= size) | (parts[..., 1] < 0) | (parts[..., 1] >= size)
     parts[..., 2] = np.where(outside, 0, parts[..., 2])
     return Split(stored.images[:, :, o : o + size, o : o + size], stored.labels,
-                 stored.boxes - np.array([o, o, 0, 0], dtype=stored.boxes.dtype), parts, stored.ids, stored.images, o)
+                 stored.boxes - np.array([o, o, 0, 0], dtype=stored.boxes.dtype), parts, stored.ids, stored.images, o,
+                 hires)

@@ -77,3 +77,50 @@ def first_label(labels: np.ndarray) -> np.ndarray:
         return labels
     has = labels.any(axis=1)
     return np.where(has, labels.argmax(axis=1), -1)
+
+
+def readable_class(name: str) -> str:
+    """A class folder's name as figures and tables show it: without a WordNet id or a number prefix,
+    underscores as spaces (`n02085620-Chihuahua` -> `Chihuahua`, `001.Black_footed_Albatross` ->
+    `Black footed Albatross`)."""
+    import re
+
+    name = re.sub(r"^n\d{8}[-_]", "", name)
+    name = re.sub(r"^\d+\.", "", name)
+    return name.replace("_", " ")
+
+
+def select_classes(rec: Records, classes) -> Records:
+    """The records of a class subset (`data.classes`): an int N = the first N classes in the loader's
+    order (sorted folder names for image folders; the official label order, which is the same for
+    CUB-200 and Stanford Dogs), or a list of class names (folder names, or their readable form) in
+    the order given. Labels are renumbered 0..n-1 in that order; None keeps every class."""
+    if classes is None:
+        return rec
+    if rec.multilabel:
+        raise DatasetError(f"{rec.root}: data.classes = {classes!r}: class subsets apply to single-label datasets; "
+                           "this one is multi-label")
+    names = list(rec.class_names)
+    if isinstance(classes, int):
+        if classes > len(names):
+            raise DatasetError(f"{rec.root}: data.classes = {classes}: the dataset has only {len(names)} classes")
+        keep = list(range(classes))
+    else:
+        lookup = {n: i for i, n in enumerate(names)}
+        lookup.update({readable_class(n): i for i, n in enumerate(names) if readable_class(n) not in lookup})
+        unknown = [c for c in classes if c not in lookup]
+        if unknown:
+            raise DatasetError(f"{rec.root}: data.classes: no class named {', '.join(map(repr, unknown[:5]))}; "
+                               f"the classes are {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}")
+        keep = [lookup[c] for c in classes]
+        if len(set(keep)) != len(keep):
+            raise DatasetError(f"{rec.root}: data.classes names one class twice: {classes}")
+    new = np.full(len(names), -1, dtype=np.int64)
+    new[keep] = np.arange(len(keep))
+    rows = np.flatnonzero(new[rec.labels] >= 0)
+    take = lambda a: None if a is None else a[rows]  # noqa: E731
+    return Records(root=rec.root, ids=rec.ids[rows], labels=new[rec.labels[rows]], train=rec.train[rows],
+                   query=rec.query[rows], database=rec.database[rows], class_names=[names[i] for i in keep],
+                   protocol=f"{rec.protocol}; {len(keep)} of its {len(names)} classes (data.classes)",
+                   paths=None if rec.paths is None else [rec.paths[i] for i in rows], pixels=take(rec.pixels),
+                   boxes=take(rec.boxes), part_locs=take(rec.part_locs), part_names=rec.part_names)

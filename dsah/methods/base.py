@@ -19,6 +19,8 @@ class Method:
     # are searched with the asymmetric quantizer distance; dsah.pq).
     search: str = "hamming"
     same_as: str | None = None  # another registered name for the same method (dpsh = hash_only)
+    # True: train_step and encode take `hires=`, the high-resolution copy of the batch (data.hires_size)
+    needs_hires: bool = False
 
     def __init__(self, params, bits: int, device: torch.device, num_classes: int | None = None):
         self.params, self.bits, self.device, self.num_classes = params, bits, device, num_classes

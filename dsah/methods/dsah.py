@@ -30,6 +30,7 @@ class Dsah(Method):
         self.cfg = d
         self.codes = params.eval.codes  # evaluation-time: which branch encodes
         self.loss_form = self.saliency_loss or d.saliency_loss
+        self.needs_hires = d.salient_source == "hires"  # the loop passes the high-resolution copy (data.hires_size)
         self.theta = theta_scale(bits, params.train.theta_bits)  # c in L_sem's theta = c a . b
         self.margin = d.margin * (bits / d.margin_bits if d.margin_bits and self.loss_form == "distance" else 1.0)
         self.net = HashingNetwork.from_params(bits, m).to(device)
@@ -74,23 +75,30 @@ class Dsah(Method):
         """The epochs in which the attention learns: its learning-rate schedule spans these."""
         return sum(self._is_attention_epoch(e) for e in range(self.params.train.epochs))
 
-    def train_step(self, x, y, box):
+    def train_step(self, x, y, box, hires=None):
         s = similarity(gather(y), gather(y))  # the global batch's pairs (dsah.distributed)
         hash_step, attention_step = self._steps_now()
         self.batch += 1
         out: dict[str, float] = {}
         if hash_step:
-            out.update(self.hashing_step(x, s, box))
+            out.update(self.hashing_step(x, s, box, hires))
         if attention_step:
-            out.update(self.attention_step(x, s, box))
+            out.update(self.attention_step(x, s, box, hires))
         return out
 
+    def view(self, x, smap, hires=None) -> torch.Tensor:
+        """The salient image under the map `smap`: dsah.salient_view, sampled from the high-resolution copy
+        `hires` with dsah.salient_source: hires (at the input's size)."""
+        if self.needs_hires and hires is None:
+            raise ValueError("dsah.salient_source=hires: the high-resolution images (data.hires_size) were not given")
+        return salient(x, smap, self.cfg.salient_view, hires if self.needs_hires else None)
+
     # -- step 1 ----------------------------------------------------------------------------------
-    def hashing_step(self, x, s, box) -> dict[str, float]:
+    def hashing_step(self, x, s, box, hires=None) -> dict[str, float]:
         self.attention.eval()
         with torch.no_grad():
             smap = self.attention(x)
-        xs = salient(x, smap, self.cfg.salient_view)
+        xs = self.view(x, smap, hires)
         self.net.train()
         u, v = self.parallel("hashing")(torch.cat([x, xs])).chunk(2)  # one pass: BN sees both branches
         self._record(smap, box, view_statistics(x, xs, u, v))
@@ -106,7 +114,7 @@ class Dsah(Method):
         return {"loss": loss.item(), "semantic": sem.item(), "quantization": quant.item()}
 
     # -- step 2 ----------------------------------------------------------------------------------
-    def attention_step(self, x, s, box) -> dict[str, float]:
+    def attention_step(self, x, s, box, hires=None) -> dict[str, float]:
         self._freeze_hashing()
         self.attention.train()
         try:
@@ -115,7 +123,7 @@ class Dsah(Method):
                 with torch.no_grad():  # the frozen network unwrapped: it all-reduces nothing
                     u = gather(self.net(x))
             smap = self.parallel("attention")(x)
-            v = gather(self.net(salient(x, smap, self.cfg.salient_view)))
+            v = gather(self.net(self.view(x, smap, hires)))
             loss = sal = self.saliency_term(u, v, s)
             if self.cfg.step2_semantic_weight and self.loss_form != "none":
                 loss = loss + self.cfg.step2_semantic_weight * pairwise_loss(v, v, s, scale=self.theta)
@@ -192,11 +200,16 @@ class Dsah(Method):
         return self.attention(x)
 
     @torch.no_grad()
-    def encode(self, x, box):
+    def salient_image(self, x: torch.Tensor, hires=None) -> torch.Tensor:
+        """The (normalised) salient image the hashing network encodes at retrieval."""
+        return self.view(x, self.saliency(x), hires)
+
+    @torch.no_grad()
+    def encode(self, x, box, hires=None):
         self.net.eval()
         if self.codes == "original":
             return self.net(x)
-        v = self.net(salient(x, self.saliency(x), self.cfg.salient_view))
+        v = self.net(self.view(x, self.saliency(x), hires))
         if self.codes == "fused":
             return 0.5 * (self.net(x) + v)  # sign(u + v): still K bits
         return v
@@ -204,12 +217,16 @@ class Dsah(Method):
 
 @torch.no_grad()
 def map_statistics(smap: torch.Tensor, box: torch.Tensor) -> dict[str, float]:
-    """Mean map value, share of pixels above 0.5, share of map mass inside the object box."""
-    mass = smap.flatten(1).sum(1).clamp_min(1e-12)
+    """Mean map value, share of pixels above 0.5, share of map mass inside the object box, and `map_std`:
+    the spatial standard deviation of each map, averaged — near 0 when the maps are flat (the attention
+    has not engaged: a flat map's zoom view is the plain image, and DSaH then trains like hash_only)."""
+    flat = smap.flatten(1)
+    mass = flat.sum(1).clamp_min(1e-12)
     return {
         "map_mean": smap.mean().item(),
         "map_above_half": (smap > 0.5).float().mean().item(),
         "map_in_object": ((smap * box).flatten(1).sum(1) / mass).mean().item(),
+        "map_std": flat.float().std(dim=1).mean().item(),
     }
 
 

@@ -125,15 +125,19 @@ def build_attention(name: str, width: int = 8, levels: int = 3, norm: str = "bat
     raise ValueError(f"dsah.attention={name!r}: unknown; allowed: {', '.join(ATTENTIONS)}")
 
 
-def salient(x: torch.Tensor, saliency: torch.Tensor, view: str = "fade") -> torch.Tensor:
+def salient(x: torch.Tensor, saliency: torch.Tensor, view: str = "fade", source: torch.Tensor | None = None) -> torch.Tensor:
     """The salient image of normalised images `x` under the one-channel map S (broadcast over colours).
 
     fade: x ⊙ S — pixels fade to the input mean (0 after normalisation) where the map is low;
     blur: S x + (1 - S) blur(x) — they fade to a Gaussian-blurred copy (sigma = 1/16 of the side), which
     keeps the image's colours and layout, closer to what a pretrained network was trained on;
     zoom: nothing fades: the image is resampled so that high-map regions take more pixels
-    (`zoom_grid`; a uniform map gives the image itself).
+    (`zoom_grid`; a uniform map gives the image itself). With `source` (the same field of view at a
+    higher resolution, normalised alike) the zoom samples it instead of `x`, at `x`'s size: a uniform
+    map then gives the source's plain bilinear resize to that size.
     """
+    if source is not None and view != "zoom":
+        raise ValueError(f"dsah.salient_view={view!r}: only the zoom view samples a high-resolution source")
     if view == "fade":
         return x * saliency
     if view == "blur":
@@ -144,7 +148,8 @@ def salient(x: torch.Tensor, saliency: torch.Tensor, view: str = "fade") -> torc
         return saliency * x + (1 - saliency) * gaussian_blur(x, [k, k], [sigma, sigma])
     if view == "zoom":
         grid = zoom_grid(saliency, x.shape[-2:])
-        return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+        src = x if source is None else source
+        return F.grid_sample(src, grid.to(src.dtype), mode="bilinear", padding_mode="border", align_corners=False)
     raise ValueError(f"dsah.salient_view={view!r}: allowed: fade, blur, zoom")
 
 

@@ -38,6 +38,22 @@ def test_maps(method, data, batch_size: int = 256, indices=None) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0,) + images.shape[-2:], dtype=np.float32)
 
 
+@torch.no_grad()
+def test_views(method, data, indices) -> np.ndarray:
+    """(N, 3, S, S) uint8: the salient images a method with an attention network encodes for the test
+    images `indices` (the zoom view sampled from the high-resolution copy where the method uses it)."""
+    from dsah.data.batches import Normalizer
+
+    mean, std = method.input_stats(data.meta)
+    norm = Normalizer(mean, std)
+    idx = np.asarray(indices)
+    x = norm(torch.from_numpy(np.array(data.test.images[idx]))).to(method.device)
+    hires = norm(torch.from_numpy(np.array(data.test.hires[idx]))).to(method.device) if method.needs_hires else None
+    v = method.salient_image(x, hires).float().cpu()
+    v = v * norm.std + norm.mean
+    return (v.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
 def part_side(data, params) -> float:
     """Side of the pointing game's part square: the dataset's part size, else eval.part_box of the image."""
     size = data.meta["image_size"]
@@ -127,6 +143,7 @@ def run(params, layout: Layout, method: str, bits: int, data: prepared.Prepared 
     write_json(layout.provenance(method, bits, seed), {
         "run": about,
         "metrics": numbers,
+        "classes": data.meta["class_names"],  # the classes of this run (data.classes: a subset)
         "trained_with": ckpt["provenance"],
         "evaluated_with": provenance.record(layout.root, params),
     })
