@@ -10,7 +10,7 @@ TFLITE ?= ../shared/models/mobilenet_v2_1.0_224_quant.tflite
 WEIGHTS ?= data/weights/mobilenet_v2.pth
 CHECK_IMAGES ?= ../shared/data/flowers12/test
 
-.PHONY: repro test plots clean-scratch weights
+.PHONY: repro test test-fast plots clean-scratch weights
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,18 +20,21 @@ $(STAMP): pyproject.toml requirements.lock
 
 repro: $(STAMP)
 	PATH="$(BIN):$$PATH" dvc repro
-	$(PY) -m dsah.readme --only-profile full   # the README's results block, from metrics/
+	$(PY) -m dsah.cli.readme --only-profile full   # the README's results block, from metrics/
 
 plots: $(STAMP)   # methods overlaid, one offline page: dvc_plots/index.html
 	PATH="$(BIN):$$PATH" dvc plots show
 
-test: $(STAMP)
+test: $(STAMP)   # the whole suite: what CI runs
 	PATH="$(BIN):$$PATH" python -m pytest
+
+test-fast: $(STAMP)   # the inner loop: unit and contract tests, no subprocess runs, no notebooks
+	PATH="$(BIN):$$PATH" python -m pytest -m "not slow" tests
 
 weights: $(WEIGHTS)
 
 $(WEIGHTS): $(STAMP)   # the converter names a missing TFLite file and where it should be
-	$(PY) -m dsah.models.import_tflite $(TFLITE) --out $(WEIGHTS) $(if $(wildcard $(CHECK_IMAGES)),--images $(CHECK_IMAGES))
+	$(PY) -m dsah.cli.import_tflite $(TFLITE) --out $(WEIGHTS) $(if $(wildcard $(CHECK_IMAGES)),--images $(CHECK_IMAGES))
 	@echo "export DSAH_WEIGHTS_MOBILENET_V2=$(abspath $(WEIGHTS))"
 
 clean-scratch:

@@ -16,7 +16,7 @@ Search is exhaustive and exact, by one of two engines that return the same dista
 * "faiss": faiss `IndexBinaryFlat`; ties in faiss's (implementation-defined) order. Codes whose
   length is not a multiple of 8 are searched on their zero-padded bytes (distances unchanged).
 
-`python -m dsah.bench` times both.
+`python -m dsah.cli.bench` times both.
 """
 from __future__ import annotations
 

@@ -9,26 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+
+from dsah.schema import Float, Section, _number
 
 DATASETS = ("synthetic", "cub200", "stanford_dogs", "flowers102", "flowers17", "cifar10", "nuswide21", "folder")
 BACKBONES = ("small_cnn", "resnet18", "resnet50", "vgg16", "alexnet", "mobilenet_v2")
-
-
-def _number(v: Any) -> Any:
-    """YAML 1.1 reads `1e-3` as a string and `1` as an int; both are meant as floats here."""
-    if isinstance(v, int) and not isinstance(v, bool):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return v
-    return v
-
-
-# A float field that also takes what YAML 1.1 reads as an int or a string.
-Float = Annotated[float, BeforeValidator(_number)]
 
 
 def _augment(v: Any) -> Any:
@@ -40,11 +26,7 @@ class ConfigError(ValueError):
     """A parameter file that cannot be used; the message is one line per problem."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class SyntheticParams(_Section):
+class SyntheticParams(Section):
     """The embedded fine-grained dataset (see dsah/data/synthetic.py for the design)."""
 
     seed: int = 0
@@ -76,10 +58,10 @@ class SyntheticParams(_Section):
         return self
 
 
-class DataParams(_Section):
+class DataParams(Section):
     name: str = "synthetic"
     # A real dataset: its extracted folder, a folder of its official files, or one archive; default
-    # data/raw/<name> (where `python -m dsah.data download` puts it). The synthetic one is generated.
+    # data/raw/<name> (where `python -m dsah.cli.data download` puts it). The synthetic one is generated.
     root: str | None = None
     image_size: int = Field(64, ge=16)
     synthetic: SyntheticParams = SyntheticParams()
@@ -142,7 +124,7 @@ class DataParams(_Section):
         return self.root or f"data/raw/{self.name}"
 
 
-class ModelParams(_Section):
+class ModelParams(Section):
     backbone: str = "small_cnn"
     width: int = Field(16, ge=4)
     depth: int = Field(3, ge=2, le=5)  # small_cnn blocks; sets its receptive field
@@ -160,7 +142,7 @@ class ModelParams(_Section):
         return v
 
 
-class TrainParams(_Section):
+class TrainParams(Section):
     seed: int = 0
     device: str = "auto"
     epochs: int = Field(10, ge=1)
@@ -207,68 +189,7 @@ class TrainParams(_Section):
         return v
 
 
-class DsahParams(_Section):
-    """DSaH's attention network, losses and schedule (see docs/method.md; all reconstruction)."""
-
-    attention: Literal["small", "resnet18", "resnet50", "mobilenet_v2"] = "small"
-    attention_width: int = Field(8, ge=2)  # small: channels at full resolution
-    attention_levels: int = Field(3, ge=1, le=5)  # small: stride-2 encoder levels
-    attention_out_stride: int = Field(8, ge=1)  # small: decoder output stride before upsampling
-    attention_norm: Literal["batch", "group", "none"] = "batch"
-    attention_pretrained: bool = False
-    attention_freeze_blocks: int = Field(0, ge=0)  # torchvision trunks: first blocks frozen (no backward)
-    init_bias: Float = 0.0  # initial map = sigmoid(init_bias) everywhere
-    attention_lr: Float = Field(1e-2, gt=0)
-    saliency_loss: Literal["ranking", "distance", "none"] = "distance"
-    margin: Float = Field(4.0, ge=0)  # distance: in bits; ranking: in loss units per pair
-    attention_lr_schedule: Literal["cosine", "constant"] | None = None  # None: train.lr_schedule
-    margin_bits: int | None = Field(None, ge=1)  # distance: `margin` is meant at this code length, scaled by K / margin_bits
-    frozen_norm: Literal["running", "batch"] = "batch"  # the frozen hashing network's BN in step 2
-    step2_semantic_weight: Float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2
-    cross_term: bool = False  # + l(u, v) in the semantic loss of step 1
-    alternate: Literal["batch", "epoch"] = "batch"
-    attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
-    warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
-    salient_view: Literal["fade", "blur", "zoom"] = "fade"  # fade to the mean or to a blurred copy where the map is low, or zoom into where it is high
-    # Where the zoom view samples from: input (the networks' image_size input) | hires (the same field of
-    # view stored at data.hires_size: the attention looks at the input, the salient view has more pixels)
-    salient_source: Literal["input", "hires"] = "input"
-    regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
-    regularizer_weight: Float = Field(0.0, ge=0)
-
-    @model_validator(mode="after")
-    def _source(self):
-        if self.salient_source == "hires" and self.salient_view != "zoom":
-            raise ValueError(f"salient_source=hires needs salient_view=zoom (the view that resamples the image), "
-                             f"not {self.salient_view}")
-        return self
-
-    @field_validator("attention_out_stride")
-    @classmethod
-    def _pow2(cls, v: int) -> int:
-        if v & (v - 1):
-            raise ValueError(f"attention_out_stride={v} must be a power of two")
-        return v
-
-
-class BaselineParams(_Section):
-    """Loss constants of the comparison methods, each from its paper or reference code
-    (dsah/methods/<name>.py states the source; ../shared/reference/baselines.md)."""
-
-    dsh_alpha: Float = Field(0.01, ge=0)  # DSH: weight of mean | |u| - 1 | (paper 0.01); margin m = 2K
-    hashnet_scale: Float = Field(10.0, gt=0)  # HashNet: theta = (scale / K) h_i . h_j (reference 10 / K)
-    hashnet_beta_final: Float = Field(7.14, ge=1)  # HashNet: tanh(beta z), beta 1 -> this (reference sqrt(51))
-    greedyhash_alpha: Float = Field(0.1, ge=0)  # GreedyHash: weight of mean | |z| - 1 |^3
-    csq_lambda: Float = Field(0.05, ge=0)  # CSQ: weight of mean (|h| - 1)^2 (reference, ResNet commands)
-    csq_draws: int = Field(100, ge=1)  # CSQ: balanced Bernoulli centre sets drawn; the largest min distance kept
-    orthohash_scale: Float = Field(8.0, gt=0)  # OrthoHash: s
-    orthohash_margin: Float = Field(0.2, ge=0)  # OrthoHash: m (cosine margin)
-    dtq_dim: int = Field(96, ge=2)  # DTQ: feature dimension D (divisible by every number of sub-codebooks used)
-    dtq_margin: Float = Field(45.0, ge=0)  # DTQ: triplet margin (reference 30 at D = 64, scaled to D)
-    itq_iterations: int = Field(50, ge=1)  # ITQ: rotation updates
-
-
-class EvalParams(_Section):
+class EvalParams(Section):
     batch_size: int = Field(256, ge=1)
     # Pointing game on datasets whose parts are points (CUB): a hit is a map peak within a square
     # of this fraction of the image side around a visible part. The synthetic set has a part size.
@@ -287,11 +208,63 @@ class EvalParams(_Section):
             raise ValueError(f"{v} must be a non-empty list of distinct positive integers")
         return v
 
-class Params(_Section):
+def _method_sections() -> dict[str, tuple]:
+    """The sections the registered methods declare (`Method.Config`, in each method's own file): one
+    `method.<name>` subsection per declaring method, and the top-level sections some declare instead
+    (`config_at`: the attention methods' `attention:`). Field definitions for pydantic's create_model."""
+    from dsah.methods import METHODS
+
+    nested, top = {}, {}
+    for cls in METHODS.values():
+        if "Config" in cls.__dict__ and cls.Config is not None:
+            where = cls.config_path()
+            if where.startswith("method."):
+                nested[where.removeprefix("method.")] = (cls.Config, cls.Config())
+            else:
+                top[where] = (cls.Config, cls.Config())
+    sections = create_model("MethodParams", __base__=Section, **nested)
+    return {**top, "method": (sections, sections())}
+
+
+# Keys of earlier parameter files, and where they are now (`upgrade` moves them in old checkpoints).
+MOVED_BASELINES = {"dsh_alpha": "dsh.alpha", "hashnet_scale": "hashnet.scale", "hashnet_beta_final": "hashnet.beta_final",
+                   "greedyhash_alpha": "greedyhash.alpha", "csq_lambda": "csq.quant_weight", "csq_draws": "csq.draws",
+                   "orthohash_scale": "orthohash.scale", "orthohash_margin": "orthohash.margin", "dtq_dim": "dtq.dim",
+                   "dtq_margin": "dtq.margin", "itq_iterations": "itq.iterations"}
+
+
+def upgrade(raw: dict) -> dict:
+    """Parameters written before each method owned its section (`dsah:` is now `attention:`, `baselines:`
+    keys are under `method.<name>`), in today's keys: for the parameters recorded in older checkpoints and
+    the overrides of older sweep records; a params file with old keys is an error naming the new ones."""
+    raw = dict(raw)
+    method = dict(raw.get("method") or {})
+    if isinstance(raw.get("dsah"), dict):
+        raw["attention"] = merge(raw.get("attention") or {}, {k: v for k, v in raw.pop("dsah").items() if k != "codes"})
+    for old, value in (raw.pop("baselines", None) or {}).items():
+        if old not in MOVED_BASELINES:
+            raise ConfigError(f"baselines.{old}: unknown key of the former baselines: section")
+        section, key = MOVED_BASELINES[old].split(".")
+        method[section] = {**(method.get(section) or {}), key: value}
+    if method:
+        raw["method"] = method
+    if isinstance(raw.get("methods"), list) and "fitted_methods" not in raw:
+        from dsah.methods import METHODS, stage_of
+
+        fitted = [m for m in raw["methods"] if m in METHODS and stage_of(m) == "fitted_methods"]
+        if fitted:
+            raw["methods"] = [m for m in raw["methods"] if m not in fitted]
+            raw["fitted_methods"] = fitted
+    return raw
+
+
+
+class Params(Section):
     """The whole `params.yaml`."""
 
     profile: str = Field("full", pattern=r"^[a-z0-9_]+$")  # "full" (params.yaml), "fast", or a paper profile
-    methods: list[str] = ["hash_only", "oracle_mask"]  # hashing network alone (train stage)
+    methods: list[str] = ["hash_only", "oracle_mask"]  # the hashing network alone (train stage)
+    fitted_methods: list[str] = []  # fitted once on features (train_fitted stage): lsh, itq
     attention_methods: list[str] = ["dsah", "dsah_nosal"]  # with an attention network (train_attention stage)
     bits: list[int] = [12, 24, 32, 48]
     # Training seeds: the pipeline trains every method x code length once per seed (runs/<method>-s<seed>/<bits>/);
@@ -300,20 +273,18 @@ class Params(_Section):
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
-    dsah: DsahParams = DsahParams()
-    baselines: BaselineParams = BaselineParams()
     eval: EvalParams = EvalParams()
+    # method: each method's own constants (declared in dsah/methods/<name>.py), added by `params_model`
 
-    @field_validator("methods", "attention_methods")
+    @field_validator("methods", "fitted_methods", "attention_methods")
     @classmethod
     def _methods(cls, v: list[str], info) -> list[str]:
-        from dsah.methods import METHODS
+        from dsah.methods import METHODS, stage_of
 
-        want_attention = info.field_name == "attention_methods"
-        allowed = [n for n, c in METHODS.items() if c.uses_attention == want_attention]
+        allowed = sorted(n for n in METHODS if stage_of(n) == info.field_name)
         for m in v:
             if m not in allowed:
-                known = f" ({m} belongs in {'methods' if want_attention else 'attention_methods'})" if m in METHODS else ""
+                known = f" ({m} belongs in {stage_of(m)})" if m in METHODS else ""
                 raise ValueError(f"unknown method {m!r}{known}; allowed here: {', '.join(allowed)}")
         if len(set(v)) != len(v):
             raise ValueError("a method is listed twice")
@@ -325,17 +296,19 @@ class Params(_Section):
         if isinstance(raw, dict) and isinstance(raw.get("dsah"), dict) and "codes" in raw["dsah"]:
             raise ValueError(f"dsah.codes = {raw['dsah']['codes']!r}: moved to eval.codes (it chooses the encoding "
                              "branch at evaluation time and does not re-train)")
+        if isinstance(raw, dict) and "dsah" in raw:
+            raise ValueError("the dsah: section is now attention: (the attention network, saliency loss and schedule)")
+        if isinstance(raw, dict) and isinstance(raw.get("baselines"), dict):
+            moves = ", ".join(f"{k} -> method.{MOVED_BASELINES.get(k, '?')}" for k in raw["baselines"])
+            raise ValueError(f"the baselines: section moved to each method's own section under method: ({moves})")
         return raw
 
     @model_validator(mode="after")
-    def _hires_source(self) -> "Params":
-        if self.dsah.salient_source == "hires":
-            if self.data.hires_size is None:
-                raise ValueError("dsah.salient_source=hires needs data.hires_size (the stored high-resolution copy), "
-                                 "which is null")
-            if self.train.augment != "none":
-                raise ValueError(f"dsah.salient_source=hires needs train.augment=none (the high-resolution copy "
-                                 f"is not augmented), not {self.train.augment}")
+    def _methods_accept(self) -> "Params":
+        from dsah.methods import get
+
+        for m in self.all_methods:
+            get(m).check(self)
         return self
 
     @field_validator("seeds")
@@ -364,7 +337,7 @@ class Params(_Section):
     @property
     def all_methods(self) -> list[str]:
         """Every method the pipeline trains, evaluates and reports."""
-        return self.methods + self.attention_methods
+        return self.methods + self.fitted_methods + self.attention_methods
 
     @field_validator("bits")
     @classmethod
@@ -388,12 +361,26 @@ def _format(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+_MODELS: dict[tuple, type[Params]] = {}
+
+
+def params_model() -> type[Params]:
+    """The whole `params.yaml` as the registered methods make it: `Params` with the `method:` section of
+    every method registered now (one imported later, e.g. from a file of the user's, is included)."""
+    from dsah.methods import METHODS
+
+    key = tuple((n, c) for n, c in METHODS.items() if "Config" in c.__dict__)
+    if key not in _MODELS:
+        _MODELS[key] = create_model("Params", __base__=Params, **_method_sections())
+    return _MODELS[key]
+
+
 def parse(raw: dict, source: str = "params") -> Params:
     """Validate a parsed parameter dictionary; raise ConfigError with one line per problem."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     try:
-        return Params.model_validate(raw)
+        return params_model().model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_format(err, source)) from None
 
@@ -431,6 +418,22 @@ def read(path: str | Path, _seen: tuple = ()) -> dict:
     return merge(read(path.parent / base, (*_seen, path.resolve())), raw)
 
 
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """`section.key=value` strings (values parsed as YAML) applied to a parameter dictionary."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected section.key=value")
+        node = raw
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {p} is not a section")
+        node[last] = yaml.safe_load(value)
+    return raw
+
+
 def load(path: str | Path) -> Params:
     """Read and validate a parameter file (with its `extends:` chain)."""
     return parse(read(path), str(path))
@@ -461,26 +464,3 @@ def check_run(method: str, bits: int) -> None:
         raise ConfigError(f"method={method!r}: unknown method; allowed: {', '.join(METHODS)}")
     if not isinstance(bits, int) or bits <= 0:
         raise ConfigError(f"bits={bits!r}: must be a positive number of bits")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m dsah.config [params.yaml ...]`: validate parameter files, one line per problem, and
-    check that a real dataset's folder exists (what the prepare stage would read)."""
-    import sys
-
-    files = (argv if argv is not None else sys.argv[1:]) or ["params.yaml"]
-    status = 0
-    for f in files:
-        try:
-            p = load(f)
-            check_data(p)
-        except ConfigError as err:
-            print(err, file=sys.stderr)
-            status = 2
-        else:
-            print(f"{f}: valid ({p.profile} profile, methods {p.all_methods}, bits {p.bits})")
-    return status
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,7 +4,7 @@ Semantic loss: DPSH's pairwise likelihood. For relaxed codes a_i, b_j in (-1, 1)
     theta_ij = c a_i . b_j,   l_ij = log(1 + exp(theta_ij)) - s_ij theta_ij,
 averaged over the pairs of a mini-batch (self-pairs i == j left out when a and b are one batch).
 DPSH's c is 1/2 at every code length; `theta_scale` gives c = 1/2 x train.theta_bits / K, which reads
-the inner product on one scale at every length (docs/method.md, "Long codes").
+the inner product on one scale at every length (docs/log.md, "Long codes").
 Quantization loss: mean over images *and bits* of (u - sign(u))^2, normalised per bit so its
 scale does not grow with K.
 """

@@ -20,7 +20,7 @@ def pq_shape(bits: int, dim: int, n_train: int) -> tuple[int, int]:
         if bits % b == 0 and dim % m == 0 and 2 ** b <= n_train:
             return m, b
     raise ValueError(f"no product quantizer gives {bits} bits for {dim}-dimensional features and {n_train} "
-                     f"database images: choose baselines.dtq_dim divisible by bits / b for some b in 1..8 "
+                     f"database images: choose method.dtq.dim divisible by bits / b for some b in 1..8 "
                      f"with 2^b <= {n_train}")
 
 

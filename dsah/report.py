@@ -16,9 +16,10 @@ def collect(layout: Layout, methods: list[str], bits: list[int], seeds=(0,)) -> 
     rows, missing = [], []
     for m, b, s in product(methods, bits, seeds):
         path, about = layout.metrics(m, b, s), layout.provenance(m, b, s)
-        if path.is_file():  # the numbers, and what the run is from its provenance sidecar
-            run = json.loads(about.read_text())["run"] if about.is_file() else {}
-            rows.append({"method": m, "bits": b, "seed": s, **run, **json.loads(path.read_text())})
+        if path.is_file():  # the headline numbers; every number and what the run is from its provenance
+            record = json.loads(about.read_text()) if about.is_file() else {}
+            rows.append({"method": m, "bits": b, "seed": s, **record.get("run", {}), **record.get("metrics", {}),
+                         **json.loads(path.read_text())})
         else:
             missing.append(run_name(m, b, s))
     return rows, missing
@@ -120,29 +121,25 @@ def paired_table(rows: list[dict], method: str, others: list[str], bits: list[in
 
 
 # DSaH's relative improvement as its abstracts state it (the paper's tables were not available):
-# about 10 % over DTQ on Stanford Dogs and CUB, about 12 % over DPSH in an earlier version.
+# about 10 % over DTQ on Stanford Dogs and CUB, about 12 % over DPSH in an earlier version. Keyed by the
+# `paper_name` the methods declare.
 PAPER_CLAIMS = {"dtq": 10.0, "dpsh": 12.0}
 
 
-def dpsh_name(params) -> str:
-    """The method whose runs are DPSH in these parameters: `hash_only` when train.theta_bits is null (then
-    the two are one method), else `dpsh` (hash_only reads theta on DSaH's scale above 12 bits)."""
-    return "hash_only" if params.train.theta_bits is None else "dpsh"
+def relative_gains(rows: list[dict], method: str, bits: list[int], key: str = "map_tie_aware") -> str:
+    """Markdown: 100 (method - base) / base of the seed means, for each base the paper's claims name (the
+    method declaring that `paper_name`), beside the claim; a base without runs is left out."""
+    from dsah.methods import METHODS
 
-
-def relative_gains(rows: list[dict], method: str, bits: list[int], key: str = "map_tie_aware",
-                   dpsh: str = "dpsh") -> str:
-    """Markdown: 100 (method - base) / base of the seed means, for base = DPSH (the runs of method `dpsh`,
-    see `dpsh_name`) and DTQ, beside the paper's claim; a base without runs is left out."""
     by = {(r["method"], r["bits"]): r[key] for r in aggregate(rows)}
     lines = ["| over | " + " | ".join(f"{b} bits" for b in bits) + " | paper's claim |", "|---|" + "---:|" * (len(bits) + 1)]
-    for base, found in (("dpsh", dpsh), ("dtq", "dtq")):
-        if not any(m == found for m, _ in by):
+    for paper, claim in PAPER_CLAIMS.items():
+        found = next((n for n, c in METHODS.items() if c.paper_name == paper and any(m == n for m, _ in by)), None)
+        if found is None:
             continue
         cells = [f"{100 * (by[(method, b)] - by[(found, b)]) / by[(found, b)]:+.1f} %"
                  if (method, b) in by and (found, b) in by and by[(found, b)] > 0 else "missing" for b in bits]
-        label = "hash_only (= DPSH: train.theta_bits null)" if found == "hash_only" else display_name(found)
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | ≈ +{PAPER_CLAIMS[base]:.0f} % |")
+        lines.append(f"| {display_name(found)} | " + " | ".join(cells) + f" | ≈ +{claim:.0f} % |")
     return "\n".join(lines)
 
 
@@ -259,9 +256,15 @@ def saliency_table(rows: list[dict], methods: list[str], bits: list[int]) -> str
     return "\n".join(lines)
 
 
-def headroom_share(rows: list[dict], bits: list[int], method: str, better: str = "oracle_mask",
-                   base: str = "hash_only") -> dict[int, tuple[float, float]]:
-    """(mAP points won over `base`, share of the oracle's headroom won) of `method` at each code length."""
+def headroom_share(rows: list[dict], bits: list[int], method: str, better: str | None = None,
+                   base: str | None = None) -> dict[int, tuple[float, float]]:
+    """(mAP points won over `base`, share of the oracle's headroom won) of `method` at each code length.
+    By default `base` is the method's reference (its network without attention) and `better` the oracle
+    on that reference (dsah.methods.oracle_of)."""
+    from dsah.methods import METHODS, oracle_of
+
+    base = base or METHODS[method].reference
+    better = better or oracle_of(base)
     by = {(r["method"], r["bits"]): r["map_all"] for r in rows}
     out = {}
     for b in bits:
@@ -271,7 +274,7 @@ def headroom_share(rows: list[dict], bits: list[int], method: str, better: str =
     return out
 
 
-def headroom(rows: list[dict], bits: list[int], better: str = "oracle_mask", base: str = "hash_only") -> dict[int, float]:
+def headroom(rows: list[dict], bits: list[int], better: str, base: str) -> dict[int, float]:
     """mAP points by which `better` beats `base` at each code length."""
     by = {(r["method"], r["bits"]): r["map_all"] for r in rows}
     return {b: 100 * (by[(better, b)] - by[(base, b)]) for b in bits if (better, b) in by and (base, b) in by}
@@ -302,9 +305,6 @@ def write_plot_data(folder, data: dict[str, list[dict]]) -> None:
         write_text(Path(folder) / f"{name}.json", json.dumps(records))
 
 
-ORACLES = ("oracle_mask",)  # uses ground truth at query time: never a "winner"
-
-
 def summary(runs: list[dict], methods: list[str], bits: list[int], key: str = "map_tie_aware") -> str:
     """"What this run shows": a paragraph generated from the metrics (never typed numbers): the best
     deployable method per code length, DSaH against `hash_only` (headroom share, pointing game) and,
@@ -318,31 +318,34 @@ def summary(runs: list[dict], methods: list[str], bits: list[int], key: str = "m
     out = [f"**{first.get('dataset', '?')}**, profile `{first.get('profile', '?')}`, {seeds} training seed(s), "
            f"{first.get('epochs', 0):.0f} epochs; tie-aware mAP in %" + (" (means over the seeds)." if seeds > 1 else
            " — one seed is one draw: a difference here is not yet a finding.")]
+    from dsah.methods import METHODS, headline, oracle_of
+
     best = []
     for b in bits:
-        cands = [(by[(m, b)][key], m) for m in methods if (m, b) in by and m not in ORACLES]
+        cands = [(by[(m, b)][key], m) for m in methods if (m, b) in by and not METHODS[m].oracle]
         if cands:
             v, m = max(cands)
             best.append(f"{b} bits: `{m}` {100 * v:.1f}")
     if best:
         out.append("Best deployable method per code length — " + "; ".join(best) + ".")
-    att = next((m for m in methods if m.startswith("dsah") and m != "dsah_nosal"), None)
-    if att and "hash_only" in methods:
+    att = headline(methods)
+    ref = METHODS[att].reference if att else None
+    if att and ref in methods:
         parts = []
-        shares = headroom_share(rows, bits, att)
+        shares = headroom_share(rows, bits, att) if oracle_of(ref) in methods else {}
         for b in bits:
-            if (att, b) not in by or ("hash_only", b) not in by:
+            if (att, b) not in by or (ref, b) not in by:
                 continue
-            gain = 100 * (by[(att, b)][key] - by[("hash_only", b)][key])
+            gain = 100 * (by[(att, b)][key] - by[(ref, b)][key])
             text = f"{b} bits {gain:+.1f}"
             if b in shares and np.isfinite(shares[b][1]):
                 text += f" ({100 * shares[b][1]:.0f} % of the oracle's headroom)"
             if "pointing_game" in by[(att, b)]:
                 text += f", pointing game {by[(att, b)]['pointing_game']:.2f}"
-            d = paired_difference(runs, att, "hash_only", b, key)
+            d = paired_difference(runs, att, ref, b, key)
             if d is not None and d[3] >= 2:
                 text += f", {verdict(d[0], d[2], d[3])} over {d[3]} seeds"
             parts.append(text)
         if parts:
-            out.append(f"`{att}` against `hash_only` (the same network without attention): " + "; ".join(parts) + ".")
+            out.append(f"`{att}` against `{ref}` (the same network without attention): " + "; ".join(parts) + ".")
     return " ".join(out)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from dsah import gpu_check
+from dsah.cli import gpu_check
 from dsah.models import HashingNetwork
 from dsah.retrieval import binary_codes
 from dsah.train import train, use_amp

@@ -118,7 +118,7 @@ def test_pq_shape(bits, n, shape):
 
 
 def test_pq_shape_error_names_the_setting():
-    with pytest.raises(ValueError, match="baselines.dtq_dim"):
+    with pytest.raises(ValueError, match="method.dtq.dim"):
         pq.pq_shape(12, 7, 1000)
 
 

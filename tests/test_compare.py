@@ -1,9 +1,9 @@
-"""`python -m dsah.compare`: method x bits tables of one metric per revision, and their difference."""
+"""`python -m dsah.cli.compare`: method x bits tables of one metric per revision, and their difference."""
 import json
 import subprocess
 import sys
 
-from dsah import compare
+from dsah.cli import compare
 
 
 def _write(repo, values):

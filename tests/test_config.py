@@ -61,13 +61,15 @@ def test_real_dataset_root_defaults_to_data_raw(raw, tmp_path):
         (("data", "name"), "imagenet", "unknown dataset 'imagenet'; allowed: synthetic, cub200, stanford_dogs"),
         (("data", "protocol"), "dpsh", "protocol='dpsh' applies to cifar10 only, not synthetic"),
         (("data", "flowers17_split"), 4, "Input should be less than or equal to 3"),
-        (("methods",), ["hash_only", "dpsh2"], "unknown method 'dpsh2'; allowed here: hash_only, oracle_mask"),
+        (("methods",), ["hash_only", "dpsh2"], "unknown method 'dpsh2'; allowed here: csq, dpsh, dsh, dtq, greedyhash, "
+                                                "hash_only, hashnet, oracle_mask, orthohash"),
+        (("methods",), ["lsh"], "unknown method 'lsh' (lsh belongs in fitted_methods)"),
         (("methods",), ["hash_only", "dsah"], "unknown method 'dsah' (dsah belongs in attention_methods)"),
         (("attention_methods",), ["hash_only"], "(hash_only belongs in methods); allowed here: dsah, dsah_nosal"),
         (("attention_methods",), ["dsah", "dsah"], "a method is listed twice"),
-        (("dsah", "saliency_loss"), "hinge", "Input should be 'ranking', 'distance' or 'none'"),
-        (("dsah", "margin"), -0.1, "Input should be greater than or equal to 0"),
-        (("dsah", "attention_out_stride"), 6, "attention_out_stride=6 must be a power of two"),
+        (("attention", "saliency_loss"), "hinge", "Input should be 'ranking', 'distance' or 'none'"),
+        (("attention", "margin"), -0.1, "Input should be greater than or equal to 0"),
+        (("attention", "attention_out_stride"), 6, "attention_out_stride=6 must be a power of two"),
         (("eval", "codes"), "concat", "Input should be 'salient', 'original' or 'fused'"),
         (("eval", "part_box"), 0, "Input should be greater than 0"),
         (("eval", "top_k"), [100, 0], "[100, 0] must be a non-empty list of distinct positive integers"),
@@ -97,6 +99,13 @@ def test_each_bad_value_names_key_value_and_rule(raw, path, value, expected):
     assert msg.count("\n") == 0, msg  # one problem, one line
 
 
+def test_a_fitted_method_needs_the_run_it_reads(raw):
+    raw["methods"], raw["fitted_methods"] = ["dpsh"], ["itq"]
+    assert "itq (in fitted_methods) reads the trained hash_only runs" in error_of(raw)
+    raw["methods"] = ["hash_only"]
+    assert config.parse(raw).all_methods[:2] == ["hash_only", "itq"]
+
+
 def test_yaml_exponent_strings_are_numbers(raw):
     raw["train"]["lr"] = "1e-3"  # what PyYAML returns for `lr: 1e-3`
     assert config.parse(raw).train.lr == pytest.approx(1e-3)
@@ -120,13 +129,24 @@ def test_check_run():
 
 
 def test_command_line_check(tmp_path, capsys, raw):
-    assert config.main([str(ROOT / "params.yaml")]) == 0
+    from dsah.cli.params import main
+
+    assert main([str(ROOT / "params.yaml")]) == 0
     assert "valid (full profile" in capsys.readouterr().out
     raw["train"]["lr"] = -1
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(raw))
-    assert config.main([str(bad)]) == 2
+    assert main([str(bad)]) == 2
     assert capsys.readouterr().err.strip() == f"{bad}: train.lr = -1.0: Input should be greater than 0"
+    flat = tmp_path / "flat" / "params.yaml"
+    flat.parent.mkdir()
+    assert main([str(ROOT / "profiles" / "fast.yaml"), "--write", str(flat)]) == 0  # a profile, flattened
+    assert config.load(flat) == config.load(ROOT / "profiles" / "fast.yaml") and "extends" not in flat.read_text()
+    chained = tmp_path / "chain" / "params.yaml"
+    chained.parent.mkdir()
+    chained.write_text(f"extends: {ROOT / 'params.yaml'}\n")
+    assert main([str(chained)]) == 2  # the pipeline's params.yaml must be flat: DVC reads its keys
+    assert "must be flat" in capsys.readouterr().err
 
 
 def test_relative_dataset_root_is_relative_to_the_repository(raw, monkeypatch, tmp_path):
@@ -144,7 +164,7 @@ def test_every_profile_is_valid():
     assert len(files) >= 7
     for f in files:
         p = config.load(f)
-        if f.stem.startswith("paper_"):
+        if f.stem.startswith("paper_") and f.stem != "paper_common":
             assert p.data.image_size == 224 and p.model.pretrained and p.bits == [12, 24, 32, 48]
             assert p.data.name == f.stem.removeprefix("paper_") and p.profile == f.stem
 
@@ -159,18 +179,19 @@ def test_an_empty_file_is_refused(tmp_path):
 
 
 def test_the_check_reports_a_missing_dataset_folder_like_prepare(tmp_path, capsys):
-    from dsah import config
+
+    from dsah.cli.params import main
 
     f = tmp_path / "p.yaml"
     f.write_text(f"data:\n  name: cub200\n  root: {tmp_path / 'nowhere'}\n")
-    assert config.main([str(f)]) == 2
+    assert main([str(f)]) == 2
     err = capsys.readouterr().err
     assert "no data at" in err and "nowhere" in err and "CUB_200_2011.tgz" in err
 
 
 def test_dsah_codes_moved_to_eval(tmp_path):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["dsah"]["codes"] = "original"
+    raw["dsah"] = {"codes": "original"}
     with pytest.raises(config.ConfigError, match=r"dsah.codes = 'original': moved to eval.codes"):
         config.parse(raw)
 
@@ -187,3 +208,26 @@ def test_extends_merges_sections_and_replaces_lists(tmp_path):
     (tmp_path / "missing.yaml").write_text("extends: nowhere.yaml\n")
     with pytest.raises(config.ConfigError, match="nowhere.yaml: parameter file not found"):
         config.load(tmp_path / "missing.yaml")
+
+
+def _leaves(tree: dict, prefix: str = ""):
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def test_every_profile_is_an_overlay_that_lists_exactly_the_keys_it_changes():
+    """A profile extends params.yaml (directly or through another profile) and states only what it changes:
+    every key it lists differs from what its base gives (so a default chosen later reaches every profile
+    that did not choose otherwise), and every key is one params.yaml has."""
+    full = dict(_leaves(config.parse(config.read(ROOT / "params.yaml")).model_dump(mode="json")))
+    for f in sorted((ROOT / "profiles").glob("*.yaml")):
+        own = yaml.safe_load(f.read_text())
+        assert "extends" in own, f"{f.name}: not an overlay (no extends:)"
+        base = config.parse(config.read(f.parent / own.pop("extends"))).model_dump(mode="json")
+        flat = dict(_leaves(base))
+        for key, value in _leaves(own):
+            assert key in full, f"{f.name}: {key} is not a key of params.yaml"
+            assert value != flat[key], f"{f.name}: {key} = {value!r} repeats its base's value"

@@ -124,6 +124,7 @@ def test_pointing_game_on_cub_parts(mini_cub, fast_params):
 
     class PeakAt:  # a "method" whose map peaks at one pixel
         device = torch.device("cpu")
+        uses_attention = True
 
         def __init__(self, row, col):
             self.row, self.col = row, col

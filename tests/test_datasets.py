@@ -1,22 +1,20 @@
 """Every dataset loader on a miniature the test builds in the official format (with the known traps),
 run through prepare -> one training epoch -> evaluate with the pipeline's own code; archives,
-checksums, the download command over file://, and `python -m dsah.data check`."""
+checksums, the download command over file://, and `python -m dsah.cli.data check`."""
 import dataclasses
 import hashlib
-import io
 import pickle
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 from scipy.io import savemat
 
 from dsah import config
 from dsah.data import records, sources
-from dsah.data.__main__ import main as data_cli
+from dsah.cli.data import main as data_cli
 from dsah.data.records import DatasetError
 from dsah.paths import Layout
 from dsah.stages import evaluate, prepare
@@ -167,7 +165,7 @@ def mini_cub(top: Path) -> Path:
 
 
 def _params(name: str, root: Path, **data) -> config.Params:
-    raw = yaml.safe_load((ROOT / "profiles" / "fast.yaml").read_text())
+    raw = config.read(ROOT / "profiles" / "fast.yaml")
     raw["data"] = {"name": name, "root": str(root), "image_size": 24, **data}
     raw["methods"], raw["attention_methods"], raw["bits"] = ["hash_only"], [], [12]
     raw["train"]["epochs"] = 1
@@ -296,7 +294,7 @@ def test_missing_data_names_url_checksum_and_path(tmp_path):
     msg = str(err.value)
     assert "CUB-200-2011: no data at" in msg and "CUB_200_2011.tgz" in msg
     assert "md5 97eceeb196236b17998738112f37df78" in msg and "https://data.caltech.edu/" in msg
-    assert "python -m dsah.data download cub200" in msg
+    assert "python -m dsah.cli.data download cub200" in msg
     with pytest.raises(DatasetError, match=r"Stanford Dogs: no data at .*lists.tar: http://vision.stanford.edu"):
         (tmp_path / "dogs").mkdir()
         sources.load("stanford_dogs", tmp_path / "dogs", _params("stanford_dogs", tmp_path).data)
@@ -432,7 +430,7 @@ def test_the_high_resolution_copy_has_the_view_field_of_view(tmp_path):
                           antialias=True, align_corners=False)
     assert (small - view).abs().mean() < 2.0  # same field of view
     assert (small[..., 2:] - view[..., :-2]).abs().mean() > 4 * (small - view).abs().mean()  # a 2-px shift is not
-    from dsah.sweep import holdout_split
+    from dsah.data.prepared import holdout as holdout_split
 
     train, val = holdout_split(prep, 0.5).train, holdout_split(prep, 0.5).test
     assert train.hires.shape[0] == len(train) and val.hires.shape[0] == len(val)

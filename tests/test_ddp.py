@@ -21,9 +21,12 @@ from tests.conftest import ROOT
 def _params(nproc):
     raw = config.load(ROOT / "profiles" / "fast.yaml").model_dump(mode="json")
     raw["model"]["norm"] = "group"
-    raw["dsah"]["attention_norm"] = "group"
+    raw["attention"]["attention_norm"] = "group"
     raw["train"].update(nproc=nproc, augment="shift")  # shifts drawn for the global batch: equal too
     return config.parse(raw)
+
+
+pytestmark = pytest.mark.slow  # torchrun launches
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ def _batch(n=8, size=32, seed=0):
 
 
 def _params(fast_params, **dsah):
-    return fast_params.model_copy(update={"dsah": fast_params.dsah.model_copy(update=dsah)})
+    return fast_params.model_copy(update={"attention": fast_params.attention.model_copy(update=dsah)})
 
 
 def _snapshot(module):
@@ -249,7 +249,7 @@ def test_dsah_with_torchvision_networks_trains_a_step_and_encodes(fast_params):
     """The real-data configuration: a ResNet hashing backbone and a ResNet attention trunk (random init)."""
     p = fast_params.model_copy(update={
         "model": fast_params.model.model_copy(update={"backbone": "resnet18"}),
-        "dsah": fast_params.dsah.model_copy(update={"attention": "resnet18"}),
+        "attention": _params(fast_params, attention="resnet18").attention,
     })
     torch.manual_seed(0)
     m = Dsah(p, 16, torch.device("cpu"))
@@ -379,17 +379,17 @@ def test_a_high_resolution_source_is_checked_in_the_parameters(fast_params):
     from dsah import config
 
     raw = fast_params.model_dump(mode="json")
-    raw["dsah"].update(salient_view="zoom", salient_source="hires")
+    raw["attention"].update(salient_view="zoom", salient_source="hires")
     with pytest.raises(config.ConfigError, match="needs data.hires_size"):
         config.parse(raw)
     raw["data"]["hires_size"] = 48
     with pytest.raises(config.ConfigError, match="needs train.augment=none"):
         config.parse(raw)
     raw["train"]["augment"] = "none"
-    assert config.parse(raw).dsah.salient_source == "hires"
-    raw["dsah"]["salient_view"] = "fade"
+    assert config.parse(raw).attention.salient_source == "hires"
+    raw["attention"]["salient_view"] = "fade"
     with pytest.raises(config.ConfigError, match="salient_source=hires needs salient_view=zoom"):
         config.parse(raw)
-    raw["dsah"]["salient_view"], raw["data"]["hires_size"] = "zoom", 32
+    raw["attention"]["salient_view"], raw["data"]["hires_size"] = "zoom", 32
     with pytest.raises(config.ConfigError, match="hires_size=32 must be larger than image_size=32"):
         config.parse(raw)

@@ -234,7 +234,7 @@ def test_suite_agrees_with_the_reference_and_counts_empty_queries():
 def test_benchmark_small(tmp_path, capsys):
     import json
 
-    from dsah import bench
+    from dsah.cli import bench
 
     assert bench.main(["--queries", "50", "--database", "500", "--bits", "13", "--classes", "5", "--k", "10",
                        "--json", str(tmp_path / "b.json")]) == 0

@@ -3,7 +3,6 @@
 Needs the optional extra (`pip install -e '.[tflite]'`; `make test` installs it).
 """
 import importlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +49,7 @@ def test_state_dict_is_torchvisions_and_bn_is_the_folded_bias(converted, tmp_pat
 
 @needs_model
 @pytest.mark.skipif(not FLOWERS.is_dir(), reason="../shared/data/flowers12 not present")
+@pytest.mark.slow
 def test_agreement_with_the_interpreter_on_real_images_and_the_padding_matters(converted):
     pytest.importorskip("ai_edge_litert")
     state, meta = converted
@@ -197,7 +197,9 @@ def test_another_architecture_is_refused(tmp_path):
 
 
 def test_command_line_errors_are_one_line(tmp_path, capsys):
-    assert conv.main([str(tmp_path / "none.tflite"), "--out", str(tmp_path / "w.pth")]) == 2
+    from dsah.cli.import_tflite import main
+
+    assert main([str(tmp_path / "none.tflite"), "--out", str(tmp_path / "w.pth")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "none.tflite: no such file" in err
     assert not (tmp_path / "w.pth").exists()

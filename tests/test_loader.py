@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dsah import config
-from dsah.data.loader import CropFlip, TrainSet, train_loader
+from dsah.data.loader import CropFlip, train_loader
 from dsah.data.prepared import Split
 from dsah.models.finetune import calibrate
 
@@ -80,15 +80,21 @@ def test_same_batches_with_0_and_2_workers():
         assert torch.equal(a, b) and torch.equal(al, bl) and torch.allclose(ab, bb)
 
 
-def test_shift_and_none_read_the_view_unchanged():
+@pytest.mark.parametrize("augment", ["shift", "none"])
+def test_shift_and_none_read_the_view_unchanged(augment):
+    """The loader hands over the centre view itself (the shifts are a batch operation of the training loop)."""
     from dsah.data.batches import BalancedBatches
 
     split = _split()
-    params = _params("shift")
-    ref = BalancedBatches(split.labels, 2, 2, params.train.seed)
-    for (img, box, lab), idx in zip(_batches(params, split), ref):
+    params = _params(augment)
+    ref = list(BalancedBatches(split.labels, 2, 2, params.train.seed))
+    batches = _batches(params, split)
+    assert len(batches) == len(ref) == 4
+    for (img, box, lab), idx in zip(batches, ref):
         assert torch.equal(img, torch.from_numpy(split.images[idx]))  # the centre view, as evaluation sees it
         assert torch.equal(box, torch.from_numpy(split.boxes[idx]))
+        assert torch.equal(lab, torch.from_numpy(split.labels[idx]))
+    assert not torch.equal(batches[0][0], torch.from_numpy(split.source[0][ref[0]][..., :32, :32]))  # not the store
 
 
 def test_calibration_keeps_eval_output_and_takes_data_statistics():

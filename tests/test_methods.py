@@ -25,22 +25,29 @@ def _quiet(_line):
     pass
 
 
+def _train(params, name, data):
+    """Train `name` as the pipeline does: a fitted method on the features of its trained features_from run."""
+    cls = methods.get(name)
+    features = train(params, cls.features_from, 12, data, log=_quiet).method if cls.fitted else None
+    return train(params, name, 12, data, log=_quiet, features=features)
+
+
 @pytest.mark.parametrize("name", sorted(methods.METHODS))
 def test_method_contract(name, tiny_data):
     data, params = tiny_data
     params = _one_epoch(params)
     cls = methods.get(name)
     assert cls.name == name and cls.description and cls.__module__.startswith("dsah.methods.")
-    assert cls.__doc__ or __import__(cls.__module__, fromlist=["x"]).__doc__  # the paper and deviations
-    res = train(params, name, 12, data, log=_quiet)
+    doc = __import__(cls.__module__, fromlist=["x"]).__doc__ or ""  # the method's module: what it is, its source
+    assert doc.startswith(f"`{name}`:"), f"{cls.__module__}: its docstring does not start by naming `{name}`"
+    res = _train(params, name, data)
     assert res.history and all(math.isfinite(v) for row in res.history for v in row.values())
     m = res.method
     codes = encode(m, data.test, data.meta)
     assert codes.shape == (len(data.test), m.code_dim) and np.isfinite(codes).all()
     assert set(np.unique(sign_codes(codes))) <= {-1, 1}
-    assert hasattr(m, "saliency") == cls.uses_attention
     # the same seed, the same codes
-    again = train(params, name, 12, data, log=_quiet).method
+    again = _train(params, name, data).method
     assert np.array_equal(encode(again, data.test, data.meta), codes)
     # the trained state round-trips into a fresh instance
     clone = cls(params, 12, torch.device("cpu"), num_classes=data.num_classes)
@@ -48,7 +55,30 @@ def test_method_contract(name, tiny_data):
     assert np.array_equal(encode(clone, data.test, data.meta), codes)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in methods.METHODS.items() if not hasattr(c, "fit")))
+@pytest.mark.parametrize("name", sorted(methods.METHODS))
+def test_declared_capabilities_hold(name, tiny_data):
+    """What a method declares is what the pipeline and the report rely on instead of its name."""
+    data, params = tiny_data
+    cls = methods.get(name)
+    m = cls(params, 12, torch.device("cpu"), num_classes=data.num_classes)
+    for hook in ("saliency", "salient_image", "hashing_step", "attention_step"):  # the attention methods' interface
+        assert callable(getattr(m, hook, None)) == cls.uses_attention, hook
+    assert callable(getattr(m, "fit", None)) == cls.fitted
+    if cls.fitted:
+        assert cls.features_from in methods.METHODS and not methods.get(cls.features_from).fitted
+    assert cls.search in ("hamming", "quantization") and (cls.search == "quantization") == (m.code_dim != 12)
+    assert cls.reference is None or cls.reference in methods.METHODS
+    assert not cls.oracle or (cls.reference and not cls.uses_attention)
+    assert not cls.ablation or cls.uses_attention
+    if cls.config_path():  # its own constants: validated under that section, read through `config`
+        section = m.params
+        for key in cls.config_path().split("."):
+            section = getattr(section, key)
+        assert isinstance(section, cls.config_owner().Config) and m.config is section
+    assert methods.stage_of(name) in ("methods", "fitted_methods", "attention_methods")
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in methods.METHODS.items() if not c.fitted))
 def test_every_trainable_parameter_gets_a_gradient(name, tiny_data):
     data, params = tiny_data
     torch.manual_seed(0)
@@ -67,14 +97,14 @@ def test_every_trainable_parameter_gets_a_gradient(name, tiny_data):
 
 
 def test_registry_reaches_the_pipeline_and_the_config_names_every_method():
-    hamming_free = {n for n, c in methods.METHODS.items() if not c.uses_attention}
-    raw = {"methods": sorted(hamming_free), "attention_methods": ["dsah", "dsah_nosal"]}
-    assert config.parse(raw).all_methods == sorted(hamming_free) + ["dsah", "dsah_nosal"]
+    plain = sorted(n for n in methods.METHODS if methods.stage_of(n) == "methods")
+    raw = {"methods": plain, "fitted_methods": ["lsh", "itq"], "attention_methods": ["dsah", "dsah_nosal"]}
+    assert config.parse(raw).all_methods == plain + ["lsh", "itq", "dsah", "dsah_nosal"]
     with pytest.raises(config.ConfigError) as err:
         config.parse({"methods": ["dtsh"]})
-    for name in hamming_free:
+    for name in plain:
         assert name in str(err.value)
-    with pytest.raises(KeyError, match="allowed: dsah, dsah_nosal, hash_only, oracle_mask, dpsh, dsh"):
+    with pytest.raises(KeyError, match="unknown method 'dtsh'; allowed: .*csq.*dsah.*itq"):
         methods.get("dtsh")
 
 

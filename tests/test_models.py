@@ -85,7 +85,7 @@ def test_weights_load_tensors_only_and_name_a_bad_file(tmp_path, monkeypatch):
 
 
 def test_flop_count_of_a_training_step(fast_params):
-    from dsah.gpu_estimate import step_flops
+    from dsah.cli.gpu_estimate import step_flops
 
     base_train, base_enc = step_flops(fast_params, "hash_only", 12)
     dsah_train, dsah_enc = step_flops(fast_params, "dsah", 12)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 
 def _notebook(path, *cells):
@@ -15,9 +16,12 @@ def _notebook(path, *cells):
 
 
 def _run(tmp_path, *extra):
-    return subprocess.run([sys.executable, "-m", "dsah.notebook", "--no-progress-bar", "--kernel", "python3",
+    return subprocess.run([sys.executable, "-m", "dsah.cli.notebook", "--no-progress-bar", "--kernel", "python3",
                            str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), *extra],
                           capture_output=True, text=True, timeout=300)
+
+
+pytestmark = pytest.mark.slow  # papermill kernels in subprocesses
 
 
 def test_failure_is_one_line_printed_last(tmp_path):
@@ -43,12 +47,20 @@ def test_success_and_bad_option(tmp_path):
 
 
 def test_train_notebook_runs_a_shallow_method(tmp_path):
-    """LSH and ITQ are fitted once, with no per-epoch losses: the train notebook must still run
-    (its loss plot has nothing to draw); the nbval and end-to-end runs cover the deep methods."""
+    """LSH and ITQ are fitted once, with no per-epoch losses, on the features of the trained hash_only run
+    (which they read, never retrain): the train notebook says which run is missing, then runs (its loss
+    plot has nothing to draw); the nbval and end-to-end runs cover the deep methods."""
     from tests.conftest import ROOT
 
-    out = subprocess.run([sys.executable, "-m", "dsah.notebook", "--no-progress-bar", "--kernel", "python3",
-                          "notebooks/02_train.ipynb", str(tmp_path / "lsh.ipynb"), "-p", "workdir", str(tmp_path),
-                          "-p", "method", "lsh"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    def run(method):
+        return subprocess.run([sys.executable, "-m", "dsah.cli.notebook", "--no-progress-bar", "--kernel", "python3",
+                               "notebooks/02_train.ipynb", str(tmp_path / f"{method}.ipynb"), "-p", "workdir",
+                               str(tmp_path), "-p", "method", method], cwd=ROOT, capture_output=True, text=True,
+                              timeout=600)
+
+    first = run("lsh")
+    assert first.returncode == 1 and "no checkpoint; run the train stage for hash_only-12 (seed 0) first" in first.stderr
+    assert run("hash_only").returncode == 0
+    out = run("lsh")
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "runs" / "lsh-s0" / "12" / "checkpoint.pt").is_file()

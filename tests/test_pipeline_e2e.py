@@ -16,7 +16,7 @@ import yaml
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def sh(args, cwd, env=None):
@@ -39,8 +39,8 @@ def pipeline_copy(tmp_path_factory):
         if src.is_file() and not rel.startswith(("metrics/", "reports/", "runs/")) and rel != "dvc.lock":
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
-    shutil.copy2(ROOT / "profiles" / "fast.yaml", dst / "params.yaml")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    sh([sys.executable, "-m", "dsah.cli.params", "profiles/fast.yaml", "--write", "params.yaml"], dst, env)  # flat
     git = ["git", "-c", "user.name=dsah-test", "-c", "user.email=test@dsah"]
     sh(["git", "init", "-q"], dst)
     sh([*git, "add", "-A"], dst)
@@ -54,15 +54,16 @@ def pipeline_copy(tmp_path_factory):
 RERUN = {
     "profile": {"evaluate", "report"},
     "methods": {"evaluate", "report"},  # (and adds or removes train@<method> stages)
+    "fitted_methods": {"evaluate", "report"},
     "attention_methods": {"evaluate", "report"},
-    "bits": {"train", "train_attention", "evaluate", "report"},  # every length trains in one stage
+    "bits": {"train", "train_fitted", "train_attention", "evaluate", "report"},  # every length trains in one stage
     "seeds": {"evaluate", "report"},  # (and adds or removes train@<method>-<seed> stages)
     "data": {"prepare"},
-    "model": {"train", "train_attention"},
-    "train": {"train", "train_attention"},
-    "train.device": {"train", "train_attention", "report"},  # the report encodes its retrieval figure
-    "dsah": {"train_attention"},
-    "baselines": {"train"},
+    "model": {"train", "train_fitted", "train_attention"},
+    "train": {"train", "train_fitted", "train_attention"},
+    "train.device": {"train", "train_fitted", "train_attention", "report"},  # the report encodes its retrieval figure
+    "attention": {"train_attention"},  # the attention methods' own section
+    "method": {"train", "train_fitted"},  # every other method's own constants (method.<name>)
     "eval": {"evaluate", "report"},  # eval.codes included: which branch encodes is chosen at evaluation
 }
 
@@ -104,14 +105,16 @@ def rerun_table(repo: Path, params: dict) -> None:
 def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     repo, env = pipeline_copy
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    assert params["methods"] and params["attention_methods"], "the fast profile covers both training stages"
+    assert params["methods"] and params["fitted_methods"] and params["attention_methods"], \
+        "the fast profile covers the three training stages"
     runs = {key: [(m, b, s) for m in params[key] for b in params["bits"] for s in params["seeds"]]
-            for key in ("methods", "attention_methods")}
-    plain = [f"{m}-{b}-s{s}" for m, b, s in runs["methods"]]  # metrics/<method>-<bits>-s<seed>.json
+            for key in ("methods", "fitted_methods", "attention_methods")}
+    plain = [f"{m}-{b}-s{s}" for m, b, s in runs["methods"] + runs["fitted_methods"]]  # metrics/<method>-<bits>-s<seed>.json
     attention = [f"{m}-{b}-s{s}" for m, b, s in runs["attention_methods"]]
     assert "dtq" in params["methods"], "the fast profile covers a quantization method"
     # one train stage per method and seed, training every code length in one process
     trains = ({f"train@{m}-{s}" for m in params["methods"] for s in params["seeds"]}
+              | {f"train_fitted@{m}-{s}" for m in params["fitted_methods"] for s in params["seeds"]}
               | {f"train_attention@{m}-{s}" for m in params["attention_methods"] for s in params["seeds"]})
 
     first = sh(["dvc", "repro"], repo, env)
@@ -122,7 +125,9 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     for r in plain + attention:
         numbers = json.loads((repo / "metrics" / f"{r}.json").read_text())
         assert all(isinstance(v, (int, float)) for v in numbers.values()), "metrics/ holds numbers only"
-        m = {**json.loads((repo / "provenance" / f"{r}.json").read_text())["run"], **numbers}
+        record = json.loads((repo / "provenance" / f"{r}.json").read_text())
+        m = {**record["run"], **record["metrics"]}
+        assert numbers.items() <= m.items() and "chance_map" not in numbers  # headline numbers in metrics/
         assert {"dataset", "method", "bits", "map_all"} <= m.keys()
         assert m["dataset"] == "synthetic" and 0 <= m["map_all"] <= 1 and m["profile"] == "fast"
         assert ("pointing_game" in m) == (r in attention)
@@ -137,24 +142,25 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
         assert (repo / "history" / f"{method}-{seed}" / f"{bits}.csv").read_text().startswith("epoch,")
         assert (repo / "reports" / "notebooks" / "train" / f"{method}-{seed}.ipynb").is_file()
     for r in attention:
-        m = json.loads((repo / "metrics" / f"{r}.json").read_text())
+        m = json.loads((repo / "provenance" / f"{r}.json").read_text())["metrics"]
         assert 0 <= m["pointing_game"] <= 1 and 0 < m["pointing_chance"] < 1
     assert (repo / "reports" / "report.html").stat().st_size > 10_000
     shown = sh(["dvc", "metrics", "show"], repo, env)
     assert "map_all" in shown and "pointing_game" in shown and "map_tie_aware" in shown
     assert "code_version" not in shown and "tie_order" not in shown
+    assert max(len(line) for line in shown.splitlines()) <= 200, "dvc metrics show fits 200 columns"
     # the top-level plots: three overlays, drawn by the committed offline page (no CDN)
     (repo / ".scratch").mkdir(exist_ok=True)
     sh(["dvc", "plots", "show", "-o", str(repo / ".scratch" / "plots")], repo, env)
     page = (repo / ".scratch" / "plots" / "index.html").read_text()
     assert page.count("vegaEmbed(") == 3 and "cdn.jsdelivr" not in page and "vega@5.20.2" in page
     if shutil.which("chromium"):  # the page draws its three plots with the network off (.ci/run installs it)
-        check = subprocess.run([sys.executable, str(ROOT / "tools" / "check_offline_plots.py"),
+        check = subprocess.run([sys.executable, "-m", "dsah.cli.check_offline_plots",
                                 str(repo / ".scratch" / "plots" / "index.html")], capture_output=True, text=True, timeout=300)
         assert check.returncode == 0 and "3 of 3 plots drew offline" in check.stdout, check.stdout + check.stderr
     for name in ("map_bits", "pr", "loss"):
         records = json.loads((repo / "reports" / "plots" / f"{name}.json").read_text())
-        assert records and {r["method"] for r in records} >= set(params["methods"]) - {"lsh", "itq"}
+        assert records and {r["method"] for r in records} >= set(params["methods"])
 
     again = sh(["dvc", "repro"], repo, env)
     assert ran(again) == set() and "Data and pipelines are up to date" in again
@@ -166,7 +172,7 @@ def test_repro_runs_everything_then_nothing_then_only_dependents(pipeline_copy):
     assert bad.returncode != 0 and "bogus_key_xyz = 1: unknown key" in bad.stdout + bad.stderr
 
     # A DSaH parameter re-runs the attention methods only, then evaluation and the report.
-    params["dsah"]["margin"] = params["dsah"]["margin"] * 2
+    params["attention"]["margin"] = params["attention"]["margin"] * 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = sh(["dvc", "repro"], repo, env)
     assert ran(changed) == {t for t in trains if t.startswith("train_attention@")} | {"check_params", "evaluate", "report"}

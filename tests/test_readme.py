@@ -4,20 +4,21 @@ import shutil
 
 import pytest
 
-from dsah import config, paths, readme
+from dsah import config, paths
+from dsah.cli import readme
 
 ROOT = paths.repo_root(paths.Path(__file__).parent)
 
 
 def test_readme_results_block_matches_the_committed_metrics():
-    assert readme.main(["--check"]) == 0, "run `python -m dsah.readme` after `make repro` and commit both"
+    assert readme.main(["--check"]) == 0, "run `python -m dsah.cli.readme` after `make repro` and commit both"
 
 
 def test_a_changed_metric_changes_the_block(tmp_path):
     params = config.load(ROOT / "params.yaml")
     shutil.copytree(ROOT / "metrics", tmp_path / "metrics")
     shutil.copytree(ROOT / "provenance", tmp_path / "provenance")  # what each run is (metrics: numbers only)
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "results.md").read_text()
     before = readme.render(text, readme.block(params, paths.Layout(tmp_path)))
     path = paths.Layout(tmp_path).metrics(params.all_methods[0], params.bits[0], params.seeds[0])
     m = json.loads(path.read_text())
@@ -32,7 +33,7 @@ def test_a_changed_metric_changes_the_block(tmp_path):
 
 def _sweep_spec(tmp_path, rows, **extra):
     (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    spec = {"about": "test runs.", "command": "python -m dsah.sweep …", "records": ["runs.jsonl"], "bits": [12],
+    spec = {"about": "test runs.", "command": "python -m dsah.cli.sweep …", "records": ["runs.jsonl"], "bits": [12],
             "select": {"base": {"method": "hash_only"}, "ours": {"method": "dsah", "overrides": ["dsah.salient_view=zoom"]}},
             "paired": {"ours": ["base"]}, **extra}
     path = tmp_path / "block.yaml"

@@ -5,7 +5,6 @@ batch), prepare -> train (the profile's recipe, pretrained mobilenet_v2 with fro
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from dsah import config
 from dsah.paths import Layout
@@ -15,7 +14,8 @@ from tests.conftest import ROOT
 
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers12"
 MODEL = ROOT.parent / "shared" / "models" / "mobilenet_v2_1.0_224_quant.tflite"
-pytestmark = pytest.mark.skipif(not (FLOWERS.is_dir() and MODEL.is_file()), reason="../shared data or model absent")
+pytestmark = [pytest.mark.skipif(not (FLOWERS.is_dir() and MODEL.is_file()), reason="../shared data or model absent"),
+              pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def weights(tmp_path_factory):
 
 def test_real_cpu_profile_on_flowers12(tmp_path, weights, monkeypatch):
     monkeypatch.setenv("DSAH_WEIGHTS_MOBILENET_V2", str(weights))
-    raw = yaml.safe_load((ROOT / "profiles" / "real_cpu.yaml").read_text())
+    raw = config.read(ROOT / "profiles" / "real_cpu.yaml")
     raw["data"].update(root=str(FLOWERS), image_size=64, store_size=73)
     raw["train"].update(epochs=1, classes_per_batch=12, images_per_class=2)
     raw["bits"] = [12]

@@ -36,10 +36,16 @@ def test_paired_difference_with_t_interval_by_hand():
 
 
 def test_relative_gains_against_dpsh_and_dtq_beside_the_claims():
-    text = report.relative_gains(_rows(), "dsah", [12], dpsh="hash_only")  # train.theta_bits null: hash_only is DPSH
-    assert "hash_only (= DPSH: train.theta_bits null)" in text and f"{100 * (0.62 - 0.59667) / 0.59667:+.1f} %" in text
+    rows = _rows() + [{**r, "method": "dpsh"} for r in _rows() if r["method"] == "hash_only"]
+    text = report.relative_gains(rows, "dsah", [12])  # dpsh and dtq: the methods declaring those paper names
+    assert "| dpsh |" in text and f"{100 * (0.62 - 0.59667) / 0.59667:+.1f} %" in text
     assert "dtq (PQ, asymmetric search)" in text and "≈ +10 %" in text and "≈ +12 %" in text
-    assert "DPSH" not in report.relative_gains(_rows(), "dsah", [12])  # no dpsh runs: no DPSH row
+    assert "dpsh" not in report.relative_gains(_rows(), "dsah", [12])  # no dpsh runs: no DPSH row
+
+
+def test_headroom_share_reads_the_reference_and_its_oracle_from_the_methods():
+    rows = [{"method": m, "bits": 12, "map_all": v} for m, v in (("dsah", 0.6), ("hash_only", 0.5), ("oracle_mask", 0.9))]
+    assert report.headroom_share(rows, [12], "dsah") == {12: (pytest.approx(10.0), pytest.approx(0.25))}
 
 
 def test_seed_table_shows_mean_std_and_count():

@@ -12,12 +12,12 @@ import pytest
 import torch
 import yaml
 
-from dsah import methods
+from dsah import config, methods
 from dsah.retrieval import binary_codes
 from dsah.train import NonFiniteLoss, train
 from tests.conftest import ROOT
 
-DEEP = [n for n, c in methods.METHODS.items() if not hasattr(c, "fit")]  # every method trained by epochs
+DEEP = [n for n, c in methods.METHODS.items() if not c.fitted]  # every method trained by epochs
 
 
 def _with(params, **train_args):
@@ -95,6 +95,7 @@ def test_nan_loss_stops_naming_term_epoch_and_step(tiny_data, tmp_path, monkeypa
     assert torch.load(resume, weights_only=False)["epoch"] == 1
 
 
+@pytest.mark.slow  # worker processes
 def test_same_codes_with_1_and_2_loader_workers(tiny_data):
     data, params = tiny_data
     codes = [binary_codes(train(_with(params, augment="crop_flip", workers=w), "dsah", 12, data,
@@ -104,7 +105,7 @@ def test_same_codes_with_1_and_2_loader_workers(tiny_data):
 
 def _stage(workdir, out, params_file):
     """The train stage's own command (dvc.yaml), in the scratch `workdir`, one code length."""
-    return [sys.executable, "-m", "dsah.notebook", "--log-output", "--no-progress-bar", "--kernel", "python3",
+    return [sys.executable, "-m", "dsah.cli.notebook", "--log-output", "--no-progress-bar", "--kernel", "python3",
             "notebooks/02_train.ipynb", str(out), "-p", "params_file", str(params_file),
             "-p", "workdir", str(workdir), "-p", "method", "dsah", "-p", "bits", "12"]
 
@@ -113,9 +114,10 @@ def _checkpoint(workdir):
     return torch.load(workdir / "runs" / "dsah-s0" / "12" / "checkpoint.pt", weights_only=True)
 
 
+@pytest.mark.slow  # papermill kernels, killed and run again
 def test_stage_killed_after_an_epoch_resumes_to_identical_codes(tmp_path):
     ref, killed = tmp_path / "ref", tmp_path / "killed"
-    raw = yaml.safe_load((ROOT / "profiles" / "fast.yaml").read_text())
+    raw = config.read(ROOT / "profiles" / "fast.yaml")
     raw["train"]["epochs"] = 5  # killed after the first: four epochs of margin for the signal to land
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(raw))

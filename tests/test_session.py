@@ -47,5 +47,5 @@ def test_scratch_missing_runs_name_the_notebook_command(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     params = config.load(ROOT / "profiles" / "fast.yaml")
     cmds = session.missing_runs(params, paths.Layout(tmp_path), ["hash_only"], "profiles/fast.yaml")
-    assert cmds == [f"python -m dsah.notebook notebooks/02_train.ipynb {tmp_path}/train-hash_only-s0.ipynb "
+    assert cmds == [f"python -m dsah.cli.notebook notebooks/02_train.ipynb {tmp_path}/train-hash_only-s0.ipynb "
                     f"-p params_file profiles/fast.yaml -p workdir {tmp_path} -p method hash_only -p seed 0"]

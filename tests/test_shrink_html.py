@@ -23,7 +23,7 @@ def test_figures_are_re_encoded_smaller_and_stay_valid_pngs(tmp_path):
     raw = _png()
     page = tmp_path / "report.html"
     page.write_text(f'<html><img src="data:image/png;base64,{base64.b64encode(raw).decode()}"/><p>text</p></html>')
-    subprocess.run([sys.executable, "tools/shrink_html_images.py", str(page)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "dsah/cli/shrink_html.py", str(page)], cwd=ROOT, check=True, capture_output=True)
     text = page.read_text()
     assert "<p>text</p>" in text and len(text) < len(base64.b64encode(raw))
     data = base64.b64decode(text.split("base64,")[1].split('"')[0])

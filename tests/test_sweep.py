@@ -1,20 +1,29 @@
-"""`python -m dsah.sweep`: overrides, errors, and one real run on the fast profile."""
+"""`python -m dsah.cli.sweep`: overrides, errors, and one real run on the fast profile."""
 import pytest
 
-from dsah import config, sweep
+from dsah import config
+from dsah.cli import sweep
 from tests.conftest import ROOT
 
 
 def test_overrides_parse_values_as_yaml():
-    raw = sweep.apply_overrides({"train": {"epochs": 3}}, ["train.epochs=10", "dsah.margin=2", "eval.codes=fused"])
-    assert raw == {"train": {"epochs": 10}, "dsah": {"margin": 2}, "eval": {"codes": "fused"}}
+    raw = config.apply_overrides({"train": {"epochs": 3}}, ["train.epochs=10", "attention.margin=2", "eval.codes=fused"])
+    assert raw == {"train": {"epochs": 10}, "attention": {"margin": 2}, "eval": {"codes": "fused"}}
+
+
+def test_overrides_in_the_keys_of_earlier_records_are_upgraded():
+    raw = config.apply_overrides({"attention": {"margin": 4.0, "alternate": "batch"}},
+                                 ["dsah.margin=2", "baselines.csq_lambda=0.1"])
+    assert config.upgrade(raw) == {"attention": {"margin": 2, "alternate": "batch"}, "method": {"csq": {"quant_weight": 0.1}}}
+    with pytest.raises(config.ConfigError, match="the dsah: section is now attention:"):
+        config.parse({"dsah": {"margin": 2.0}})
 
 
 def test_bad_override_and_bad_value(capsys):
     with pytest.raises(config.ConfigError, match="expected section.key=value"):
-        sweep.apply_overrides({}, ["train.epochs"])
-    assert sweep.main(["dsah", "12", "dsah.margin=-1", "--params", str(ROOT / "profiles" / "fast.yaml")]) == 2
-    assert "dsah.margin = -1.0: Input should be greater than or equal to 0" in capsys.readouterr().err
+        config.apply_overrides({}, ["train.epochs"])
+    assert sweep.main(["dsah", "12", "attention.margin=-1", "--params", str(ROOT / "profiles" / "fast.yaml")]) == 2
+    assert "attention.margin = -1.0: Input should be greater than or equal to 0" in capsys.readouterr().err
 
 
 def test_a_run_on_the_fast_profile(tmp_path, capsys, tiny_synthetic):
@@ -48,14 +57,14 @@ def test_holdout_split_keeps_every_class_and_no_overlap(tiny_synthetic):
 
     root, params = tiny_synthetic
     data = prepared.from_records(cub.load(root), params.data.image_size, "synthetic")
-    split = sweep.holdout_split(data, 0.25)
+    split = prepared.holdout(data, 0.25)
     rest, val = split.train, split.test
     assert set(np.unique(val.labels)) == set(np.unique(rest.labels)) == set(np.unique(data.train.labels))
     assert not set(val.ids) & set(rest.ids) and len(val) + len(rest) == len(data.train)
 
 
 def test_training_benchmark_prints_every_step(capsys):
-    from dsah import bench_train
+    from dsah.cli import bench_train
 
     assert bench_train.main(["--params", str(ROOT / "profiles" / "fast.yaml"), "--repeats", "1"]) == 0
     out = capsys.readouterr().out

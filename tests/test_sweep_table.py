@@ -1,4 +1,4 @@
-"""tools/sweep_table.py: sweep records selected by method and overrides, seed tables, paired differences."""
+"""dsah/cli/sweep_table.py: sweep records selected by method and overrides, seed tables, paired differences."""
 import json
 import subprocess
 import sys
@@ -12,7 +12,7 @@ def _row(method, bits, seed, value, overrides=(), split="test", **extra):
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "tools/sweep_table.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "dsah.cli.sweep_table", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_selects_by_overrides_and_pairs_by_seed(tmp_path):

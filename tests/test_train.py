@@ -51,12 +51,18 @@ def test_box_masks_cover_pixel_centres_and_missing_boxes():
 
 
 def test_random_shift_moves_boxes_with_images():
-    x = torch.zeros(1, 1, 8, 8)
-    x[0, 0, 2, 3] = 1
-    boxes = torch.tensor([[3.0, 2.0, 1.0, 1.0]])
+    x = torch.zeros(32, 1, 12, 12)
+    x[:, 0, 4, 5] = 1  # one bright pixel per image, and its 1-px box
+    boxes = torch.tensor([[5.0, 4.0, 1.0, 1.0]]).repeat(32, 1)
     y, b = random_shift(x, boxes, 2, torch.Generator().manual_seed(3))
-    row, col = (y[0, 0] == 1).nonzero()[0].tolist()
-    assert (col, row) == (int(b[0, 0]), int(b[0, 1]))
+    moved = 0
+    for i in range(32):
+        row, col = (y[i, 0] == 1).nonzero()[0].tolist()
+        assert (col, row) == (int(b[i, 0]), int(b[i, 1]))  # the box follows the pixel
+        assert abs(col - 5) <= 2 and abs(row - 4) <= 2 and y[i].sum() == 1  # within the shift, nothing lost
+        moved += (col, row) != (5, 4)
+    assert moved >= 16  # the images really move (25 shifts, one of them (0, 0))
+    assert {(int(b[i, 0]), int(b[i, 1])) for i in range(32)} != {(5, 4)}
 
 
 def test_balanced_batches():

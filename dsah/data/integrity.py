@@ -1,6 +1,6 @@
 """Decode every image file of a dataset and list the ones that cannot be read.
 
-`python -m dsah.data check` runs this over the whole index (prepare stops at the first bad file):
+`python -m dsah.cli.data check` runs this over the whole index (prepare stops at the first bad file):
 a truncated JPEG or a text file named `x.jpg` is found here, all of them in one pass.
 """
 from __future__ import annotations

@@ -74,6 +74,21 @@ class Prepared:
         return self.train if self.database is None else self.database
 
 
+def holdout(data: "Prepared", share: float) -> "Prepared":
+    """(train', validation) from the training split: the first `share` of each class's images are held out."""
+    from dsah.data.records import first_label
+
+    labels = first_label(data.train.labels)
+    held = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        held[idx[: max(1, int(round(share * len(idx))))]] = True
+    if held.all():
+        raise ValueError(f"--holdout {share}: nothing left to train on")
+
+    return Prepared(data.train.take(~held), data.train.take(held), data.meta)
+
+
 def _fit(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The shorter side resized to `size`, then the centre `size` x `size` crop (aspect kept).
 

@@ -58,7 +58,7 @@ class Records:
         return self.labels.ndim == 2
 
     def counts(self) -> dict:
-        """Sizes for `python -m dsah.data check`."""
+        """Sizes for `python -m dsah.cli.data check`."""
         return {"images": len(self), "classes": len(self.class_names), "train": int(self.train.sum()),
                 "query": int(self.query.sum()), "database": int(self.database.sum()),
                 "multilabel": self.multilabel, "protocol": self.protocol}

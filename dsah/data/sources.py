@@ -1,11 +1,11 @@
 """Where each dataset comes from, and turning what the user has into a folder the loaders read.
 
 `data.root` may be an extracted folder, a folder holding the official files (archives and `.mat`
-lists, as `python -m dsah.data download` leaves them), or one archive. Official files are checked
+lists, as `python -m dsah.cli.data download` leaves them), or one archive. Official files are checked
 against their published size and md5/sha256 and extracted (tar with the "data" filter, zip with path
 checks) into `extracted/` beside them, through a temporary folder: a failure extracts nothing. A
 second run reuses `extracted/` when the files' checksums are unchanged. Nothing here downloads
-except `download`, which only the command `python -m dsah.data download` calls.
+except `download`, which only the command `python -m dsah.cli.data download` calls.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def missing_message(source: Source, where: Path) -> str:
         return f"{source.title}: no data at {where}. {source.note}"
     need = "; ".join(f"{r.filename}: {r.describe()}" for r in source.files if r.required)
     return (f"{source.title}: no data at {where}. Download {need} — and put the file(s) in {where} (or extract "
-            f"them there), or run `python -m dsah.data download {source.name}` on a machine that reaches the URL.")
+            f"them there), or run `python -m dsah.cli.data download {source.name}` on a machine that reaches the URL.")
 
 
 def materialize(source: Source, root: Path) -> Path:

@@ -1,29 +1,37 @@
-"""The method registry: one small module per method, looked up by its `params.yaml` name."""
+"""The method registry: every module of this package is imported, and each `Method` subclass with a
+`name` registers itself (dsah.methods.base). A new method is one new file here."""
 from __future__ import annotations
 
-from dsah.methods.base import Method
-from dsah.methods.csq import Csq
-from dsah.methods.dpsh import Dpsh
-from dsah.methods.dsah import Dsah
-from dsah.methods.dsah_nosal import DsahNoSal
-from dsah.methods.dsh import Dsh
-from dsah.methods.dtq import Dtq
-from dsah.methods.greedyhash import GreedyHash
-from dsah.methods.hash_only import HashOnly
-from dsah.methods.hashnet import HashNet
-from dsah.methods.itq import Itq
-from dsah.methods.lsh import Lsh
-from dsah.methods.oracle_mask import OracleMask
-from dsah.methods.orthohash import OrthoHash
+import importlib
+import pkgutil
 
-METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (
-    Dsah, DsahNoSal, HashOnly, OracleMask,  # DSaH, its ablations and the oracle
-    Dpsh, Dsh, HashNet, GreedyHash, Csq, OrthoHash, Dtq,  # deep baselines
-    Lsh, Itq,  # shallow baselines on backbone features
-)}
+from dsah.methods.base import REGISTRY, Method
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")
+
+METHODS: dict[str, type[Method]] = REGISTRY  # name -> class, in registration order
 
 
 def get(name: str) -> type[Method]:
     if name not in METHODS:
         raise KeyError(f"unknown method {name!r}; allowed: {', '.join(METHODS)}")
     return METHODS[name]
+
+
+def stage_of(name: str) -> str:
+    """Which params.yaml list (and dvc.yaml stage) trains a method: attention_methods
+    (train_attention), fitted_methods (train_fitted) or methods (train)."""
+    cls = get(name)
+    return "attention_methods" if cls.uses_attention else "fitted_methods" if cls.fitted else "methods"
+
+
+def oracle_of(reference: str | None) -> str | None:
+    """The oracle (a method with `oracle` set) built on `reference`: the upper end of the headroom that an
+    attention method on the same reference can win; None when no such oracle is registered."""
+    return next((n for n, c in METHODS.items() if c.oracle and c.reference == reference), None)
+
+
+def headline(names: list[str]) -> str | None:
+    """The first attention method of `names` that is not an ablation: whom a report's summary is about."""
+    return next((n for n in names if n in METHODS and METHODS[n].uses_attention and not METHODS[n].ablation), None)

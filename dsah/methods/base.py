@@ -1,7 +1,19 @@
-"""What every method provides to the training loop and the evaluator."""
+"""What every method provides to the training loop, the evaluator and the report, and the registry.
+
+A method is one module in dsah/methods/: a `Method` subclass with a `name` registers itself when its
+module is imported (dsah.methods imports every module of the package), declares its capabilities as
+class attributes, and its own constants as a `Config` section (params.yaml `method.<name>`). Nothing
+outside dsah/methods/ names a method: the pipeline, the report and the tests read these attributes.
+"""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
+
+from dsah.schema import Section
+
+REGISTRY: dict[str, type["Method"]] = {}
 
 
 class Method:
@@ -11,16 +23,67 @@ class Method:
     `box` (N, 1, S, S); a method that does not use boxes ignores them.
     """
 
-    name: str = ""
-    description: str = ""
-    uses_attention: bool = False  # trained by the train_attention stage (depends on the dsah: section)
+    name: ClassVar[str] = ""  # its params.yaml name; set: registered
+    description: ClassVar[str] = ""
+    # -- capabilities ------------------------------------------------------------------------------
+    uses_attention: ClassVar[bool] = False  # an attention network: saliency maps, the train_attention stage
+    fitted: ClassVar[bool] = False  # fitted once on features (`fit`), no epochs: the train_fitted stage
     # How the database is searched: "hamming" (sign of `encode` = the K-bit code) or "quantization"
     # (DTQ: `encode` gives D-dim features, the database is product-quantised to K bits, the queries
     # are searched with the asymmetric quantizer distance; dsah.pq).
-    search: str = "hamming"
-    same_as: str | None = None  # another registered name for the same method (dpsh = hash_only)
+    search: ClassVar[str] = "hamming"
+    oracle: ClassVar[bool] = False  # uses ground truth at query time: an upper bound, never a "winner"
+    ablation: ClassVar[bool] = False  # an ablation of another method: compared, never a report's headline
+    # The method this one adds to (an attention method's network without attention): its comparisons'
+    # reference in the report (gain over it; the oracle of the same reference bounds the gain).
+    reference: ClassVar[str | None] = None
+    same_as: ClassVar[str | None] = None  # another registered name for the same method (dpsh = hash_only)
+    # The published method a comparison names it by, for the paper's claims (e.g. "dtq", "dpsh")
+    paper_name: ClassVar[str | None] = None
     # True: train_step and encode take `hires=`, the high-resolution copy of the batch (data.hires_size)
     needs_hires: bool = False
+    # Its own constants: a Section, validated under params.yaml `method.<name>` (subclasses share their
+    # parent's section unless they declare one), or at the top-level section `config_at` names
+    Config: ClassVar[type[Section] | None] = None
+    config_at: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            if cls.name in REGISTRY and REGISTRY[cls.name].__qualname__ != cls.__qualname__:
+                raise ValueError(f"method {cls.name!r} registered twice: {REGISTRY[cls.name]} and {cls}")
+            REGISTRY[cls.name] = cls
+
+    @classmethod
+    def config_owner(cls) -> type["Method"] | None:
+        """The nearest class (this one or a parent) that declares a Config."""
+        return next((k for k in cls.__mro__ if k.__dict__.get("Config") is not None), None)
+
+    @classmethod
+    def config_path(cls) -> str | None:
+        """Where in params.yaml this method's own constants are: `method.<name>` of the class declaring
+        them, or its `config_at`; None for a method without constants of its own."""
+        owner = cls.config_owner()
+        return None if owner is None else owner.config_at or f"method.{owner.name}"
+
+    @classmethod
+    def check(cls, params) -> None:
+        """Raise ValueError when `params` cannot train this method (cross-section checks)."""
+
+    @classmethod
+    def config_in(cls, params):
+        """This method's own constants in `params` (at `config_path()`); None without any."""
+        if cls.config_path() is None:
+            return None
+        node = params
+        for key in cls.config_path().split("."):
+            node = node[key] if isinstance(node, dict) else getattr(node, key)
+        return node
+
+    @property
+    def config(self):
+        """This method's own constants (params.yaml at `config_path()`)."""
+        return self.config_in(self.params)
 
     def __init__(self, params, bits: int, device: torch.device, num_classes: int | None = None):
         self.params, self.bits, self.device, self.num_classes = params, bits, device, num_classes

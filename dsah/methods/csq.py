@@ -1,12 +1,12 @@
 """`csq`: Central Similarity Quantization (Yuan, Wang, Zhang, Tay, Jie, Liu, Feng, CVPR 2020).
 
 Each class has a hash centre c in {-1, +1}^K; with h = tanh(z),
-    L = BCE((h + 1) / 2, (c(y) + 1) / 2) + lambda mean_ik (|h_ik| - 1)^2,   lambda = baselines.csq_lambda
+    L = BCE((h + 1) / 2, (c(y) + 1) / 2) + lambda mean_ik (|h_ik| - 1)^2,   lambda = method.csq.quant_weight
 (0.05, the reference's ResNet commands; its optional pairwise term is off, as there). Codes: sign(z).
 Centres: the rows of [H_K; -H_K] for a Sylvester Hadamard matrix H_K when K is a power of two (16, 32,
 64, ...) and C <= 2K; otherwise balanced Bernoulli centres (K/2 entries -1, as the reference's
 tutorial draws them) — all of them at 12, 24 and 48 bits, the rest of them when C > 2K. Of
-baselines.csq_draws random sets the one with the largest minimum pairwise distance is kept (the
+method.csq.draws random sets the one with the largest minimum pairwise distance is kept (the
 reference code keeps the last of 20 draws, silently, when none passes its test). The achieved minimum
 and mean distance and the number of class pairs sharing a centre are logged with every epoch.
 Multi-label rows: the sign of the sum of their classes' centres, zeros replaced by one fixed random
@@ -20,9 +20,11 @@ import numpy as np
 import scipy.linalg
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from dsah.methods.hash_only import HashOnly
+from dsah.schema import Float, Section
 
 
 def balanced_codes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -92,10 +94,13 @@ class Csq(HashOnly):
     description = "CSQ: binary cross-entropy to fixed class hash centres (Hadamard / Bernoulli)"
     head = "linear"
 
+    class Config(Section):
+        quant_weight: Float = Field(0.05, ge=0)  # lambda: weight of mean (|h| - 1)^2 (reference, ResNet commands)
+        draws: int = Field(100, ge=1)  # balanced Bernoulli centre sets drawn where K is not a power of two; best kept
+
     def __init__(self, params, bits, device, num_classes=None):
         super().__init__(params, bits, device, num_classes)
-        b = params.baselines
-        centres = hash_centres(self.classes(), bits, b.csq_draws, params.train.seed)
+        centres = hash_centres(self.classes(), bits, self.config.draws, params.train.seed)
         self.centres = ClassCodes(centres, params.train.seed).to(device)
         self.centre_stats = distance_stats(centres)
 
@@ -103,7 +108,7 @@ class Csq(HashOnly):
         return {"hashing": self.net, "centres": self.centres}
 
     def loss(self, z, y):
-        return csq_loss(z, self.centres.targets(y), self.params.baselines.csq_lambda)
+        return csq_loss(z, self.centres.targets(y), self.config.quant_weight)
 
     def end_epoch(self):
         return {**super().end_epoch(), **self.centre_stats}

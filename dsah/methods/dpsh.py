@@ -16,6 +16,7 @@ from dsah.methods.hash_only import HashOnly
 class Dpsh(HashOnly):
     name = "dpsh"
     description = "DPSH pairwise likelihood (theta = 1/2 u.u at every length) + quantization"
+    paper_name = "dpsh"
 
     def theta(self) -> float:
         return 0.5  # the reference's, whatever train.theta_bits says

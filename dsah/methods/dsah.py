@@ -3,11 +3,14 @@
 Step 1 (hashing network theta, attention frozen):  L_sem(u, u) + L_sem(v, v) [+ l(u, v)] + lambda (L_q(u) + L_q(v))
 Step 2 (attention phi, hashing network frozen):    L_sal(u, v) [+ alpha L_sem(v, v)] [+ regulariser]
 with u = F(x), v = F(x ⊙ A(x)). Which parts the paper fixes and which are our reconstruction:
-docs/method.md. Every reconstructed choice is a `dsah:` key in params.yaml.
+docs/method.md. Every reconstructed choice is an `attention:` key in params.yaml.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+from pydantic import Field, field_validator, model_validator
 
 from dsah.distributed import gather
 from dsah.losses import (pairwise_loss, quantization_loss, saliency_distance_loss, saliency_ranking_loss,
@@ -16,17 +19,77 @@ from dsah.methods.base import Method
 from dsah.methods.hash_only import make_optimizer
 from dsah.models import HashingNetwork
 from dsah.models.attention import build_attention, salient
+from dsah.schema import Float, Section
+
+
+class DsahConfig(Section):
+    """DSaH's attention network, saliency loss and schedule (params.yaml `attention:`; docs/method.md; all
+    reconstruction)."""
+
+    attention: Literal["small", "resnet18", "resnet50", "mobilenet_v2"] = "small"
+    attention_width: int = Field(8, ge=2)  # small: channels at full resolution
+    attention_levels: int = Field(3, ge=1, le=5)  # small: stride-2 encoder levels
+    attention_out_stride: int = Field(8, ge=1)  # small: decoder output stride before upsampling
+    attention_norm: Literal["batch", "group", "none"] = "batch"
+    attention_pretrained: bool = False
+    attention_freeze_blocks: int = Field(0, ge=0)  # torchvision trunks: first blocks frozen (no backward)
+    init_bias: Float = 0.0  # initial map = sigmoid(init_bias) everywhere
+    attention_lr: Float = Field(1e-2, gt=0)
+    saliency_loss: Literal["ranking", "distance", "none"] = "distance"
+    margin: Float = Field(4.0, ge=0)  # distance: in bits; ranking: in loss units per pair
+    attention_lr_schedule: Literal["cosine", "constant"] | None = None  # None: train.lr_schedule
+    margin_bits: int | None = Field(None, ge=1)  # distance: `margin` is meant at this code length, scaled by K / margin_bits
+    frozen_norm: Literal["running", "batch"] = "batch"  # the frozen hashing network's BN in step 2
+    step2_semantic_weight: Float = Field(0.0, ge=0)  # alpha: + alpha L_sem(v, v) in step 2
+    cross_term: bool = False  # + l(u, v) in the semantic loss of step 1
+    alternate: Literal["batch", "epoch"] = "batch"
+    attention_every: int = Field(1, ge=1)  # per-batch alternation: a step 2 after every n-th step 1
+    warmup_epochs: int = Field(0, ge=0)  # hashing-only epochs before the first attention step
+    salient_view: Literal["fade", "blur", "zoom"] = "fade"  # fade to the mean or to a blurred copy where the map is low, or zoom into where it is high
+    # Where the zoom view samples from: input (the networks' image_size input) | hires (the same field of
+    # view stored at data.hires_size: the attention looks at the input, the salient view has more pixels)
+    salient_source: Literal["input", "hires"] = "input"
+    regularizer: Literal["none", "area", "tv"] = "none"  # an ablation only; off for DSaH proper
+    regularizer_weight: Float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _source(self):
+        if self.salient_source == "hires" and self.salient_view != "zoom":
+            raise ValueError(f"salient_source=hires needs salient_view=zoom (the view that resamples the image), "
+                             f"not {self.salient_view}")
+        return self
+
+    @field_validator("attention_out_stride")
+    @classmethod
+    def _pow2(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError(f"attention_out_stride={v} must be a power of two")
+        return v
 
 
 class Dsah(Method):
     name = "dsah"
     description = "attention network + shared hashing network, saliency loss, two-step training"
     uses_attention = True
-    saliency_loss: str | None = None  # None: dsah.saliency_loss from params.yaml
+    reference = "hash_only"  # the same hashing network without attention
+    Config = DsahConfig
+    config_at = "attention"  # params.yaml's attention: section (the attention methods' own)
+    saliency_loss: str | None = None  # None: attention.saliency_loss from params.yaml
+
+    @classmethod
+    def check(cls, params) -> None:
+        d = params.attention
+        if d.salient_source == "hires":
+            if params.data.hires_size is None:
+                raise ValueError("attention.salient_source=hires needs data.hires_size (the stored "
+                                 "high-resolution copy), which is null")
+            if params.train.augment != "none":
+                raise ValueError(f"attention.salient_source=hires needs train.augment=none (the high-resolution "
+                                 f"copy is not augmented), not {params.train.augment}")
 
     def __init__(self, params, bits: int, device: torch.device, num_classes: int | None = None):
         super().__init__(params, bits, device, num_classes)
-        m, d = params.model, params.dsah
+        m, d = params.model, self.config
         self.cfg = d
         self.codes = params.eval.codes  # evaluation-time: which branch encodes
         self.loss_form = self.saliency_loss or d.saliency_loss

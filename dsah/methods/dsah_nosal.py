@@ -11,3 +11,4 @@ class DsahNoSal(Dsah):
     name = "dsah_nosal"
     description = "DSaH with the attention trained by L_sem(v, v) only (no saliency ranking)"
     saliency_loss = "none"
+    ablation = True

@@ -1,9 +1,9 @@
 """`dtq`: Deep Triplet Quantization (Liu, Cao, Long, Wang, Wang, ACM MM 2018) — not a Hamming method.
 
-The network maps an image to z = tanh(W x) in (-1, 1)^D, D = baselines.dtq_dim. Training: a triplet loss
+The network maps an image to z = tanh(W x) in (-1, 1)^D, D = method.dtq.dim. Training: a triplet loss
 with "Group Hard" mining,  L = mean max(0, ||z_a - z_p||^2 - ||z_a - z_n||^2 + margin),  where for every
 anchor a and positive p != a one negative is drawn uniformly among those with
-d(a, n) - d(a, p) < margin; margin = baselines.dtq_margin (the reference's 30 at D = 64, scaled to D).
+d(a, n) - d(a, p) < margin; margin = method.dtq.margin (the reference's 30 at D = 64, scaled to D).
 The quantization term's weight is 0, the reference's default, so training learns features only.
 Search: the database features are product-quantised (faiss IndexPQ: M sub-codebooks of 2^b codewords,
 M b = K bits, fitted by k-means on the database = training images) and queries, unquantised, are ranked
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from dsah.losses import similarity
 from dsah.methods.hash_only import HashOnly
+from dsah.schema import Float, Section
 
 
 @torch.no_grad()
@@ -49,6 +51,11 @@ class Dtq(HashOnly):
     name = "dtq"
     description = "DTQ: triplet loss with group-hard mining; product-quantised database, asymmetric search"
     search = "quantization"
+    paper_name = "dtq"
+
+    class Config(Section):
+        dim: int = Field(96, ge=2)  # feature dimension D (divisible by the sub-codebook counts used: 2, 3, 4, 6)
+        margin: Float = Field(45.0, ge=0)  # triplet margin (reference 30 at D = 64, scaled to D = 96)
 
     def __init__(self, params, bits, device, num_classes=None):
         super().__init__(params, bits, device, num_classes)
@@ -56,7 +63,7 @@ class Dtq(HashOnly):
 
     @property
     def code_dim(self) -> int:
-        return self.params.baselines.dtq_dim
+        return self.config.dim
 
     def loss(self, z, y):
-        return dtq_loss(z, y, self.params.baselines.dtq_margin, self.gen)
+        return dtq_loss(z, y, self.config.margin, self.gen)

@@ -1,7 +1,7 @@
 """`greedyhash`: GreedyHash (Su, Zhang, Han, Tian, NeurIPS 2018).
 
 b = sign(z) in the forward pass, the gradient of b passed unchanged to z (straight-through); a bias-free
-linear classifier on b:  L = CE(W b, y) + alpha mean_ik | |z_ik| - 1 |^3, alpha = baselines.greedyhash_alpha
+linear classifier on b:  L = CE(W b, y) + alpha mean_ik | |z_ik| - 1 |^3, alpha = method.greedyhash.alpha
 (0.1, the reference's). Codes: sign(z).
 Deviations: multi-label data (which the reference does not handle) uses binary cross-entropy per class;
 Adam with the protocol's schedule (reference: SGD 1e-3, momentum 0.9); the classifier learns at train.lr.
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from dsah.methods.hash_only import HashOnly
+from dsah.schema import Float, Section
 
 
 class SignST(torch.autograd.Function):
@@ -43,6 +45,9 @@ class GreedyHash(HashOnly):
     head = "linear"
     backbone_path = "net.backbone"
 
+    class Config(Section):
+        alpha: Float = Field(0.1, ge=0)  # weight of mean | |z| - 1 |^3
+
     def __init__(self, params, bits, device, num_classes=None):
         self.num_classes = num_classes
         self.classifier = nn.Linear(bits, self.classes(), bias=False).to(device)  # before the optimiser
@@ -55,7 +60,7 @@ class GreedyHash(HashOnly):
         return {"hashing": self.net, "classifier": self.classifier}
 
     def loss(self, z, y):
-        return greedyhash_loss(z, self.classifier, y, self.params.baselines.greedyhash_alpha)
+        return greedyhash_loss(z, self.classifier, y, self.config.alpha)
 
     @torch.no_grad()
     def encode(self, x, box):

@@ -5,7 +5,6 @@ centred first (ReLU features are non-negative; uncentred, many bits are nearly c
 """
 from __future__ import annotations
 
-import numpy as np
 
 from dsah.methods.shallow import Shallow
 

@@ -10,6 +10,8 @@ from dsah.methods.hash_only import HashOnly
 class OracleMask(HashOnly):
     name = "oracle_mask"
     description = "hash_only on images masked to the ground-truth object box (oracle saliency)"
+    oracle = True  # needs the box at query time: the headroom's upper end, never deployable
+    reference = "hash_only"
 
     def view(self, x, box):
         return x * box  # normalised images: 0 is the dataset mean

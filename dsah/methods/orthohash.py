@@ -2,7 +2,7 @@
 
 v = BatchNorm1d(W x) (a bias-free linear layer; the BN balances the bits); a fixed codebook of class codes
 c_j in {-1, +1}^K, i.i.d. Bernoulli(1/2) (the reference's default "B"), cos_j = <v / |v|, c_j / |c_j|>:
-    L = CE(s (cos - m 1[j = y]))   s = baselines.orthohash_scale (8), m = baselines.orthohash_margin (0.2)
+    L = CE(s (cos - m 1[j = y]))   s = method.orthohash.scale (8), m = method.orthohash.margin (0.2)
 Multi-label rows: target distribution y / sum y, the margin subtracted at every positive class (the
 reference's rule). No quantization term (reference default). Codes: sign(v).
 Deviations: Adam with the protocol's schedule (reference: Adam 1e-4, backbone lr x 0.1, step decay at
@@ -13,9 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from dsah.methods.csq import ClassCodes, distance_stats
 from dsah.methods.hash_only import HashOnly
+from dsah.schema import Float, Section
 
 
 def orthohash_loss(v: torch.Tensor, codes: torch.Tensor, y: torch.Tensor, scale: float,
@@ -33,6 +35,10 @@ class OrthoHash(HashOnly):
     description = "OrthoHash: cosine-margin cross-entropy to a fixed random codebook, BN code layer"
     head = "bn"
 
+    class Config(Section):
+        scale: Float = Field(8.0, gt=0)  # s
+        margin: Float = Field(0.2, ge=0)  # m, the cosine margin
+
     def __init__(self, params, bits, device, num_classes=None):
         super().__init__(params, bits, device, num_classes)
         rng = np.random.default_rng(params.train.seed)
@@ -44,8 +50,7 @@ class OrthoHash(HashOnly):
         return {"hashing": self.net, "codebook": self.codebook}
 
     def loss(self, v, y):
-        b = self.params.baselines
-        return orthohash_loss(v, self.codebook.codes, y, b.orthohash_scale, b.orthohash_margin)
+        return orthohash_loss(v, self.codebook.codes, y, self.config.scale, self.config.margin)
 
     def end_epoch(self):
         return {**super().end_epoch(), **self.codebook_stats}

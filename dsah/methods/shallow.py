@@ -1,8 +1,9 @@
 """Shallow hashing on frozen features (the base of `lsh` and `itq`): codes sign((f - mean) W) of the
 hashing network's backbone features f — a pretrained backbone's own where `model.pretrained` is set,
-otherwise the penultimate (pooled) features of the `hash_only` network trained at the same setting
-(same parameters, same seed: `fit` trains it first, exactly as the `hash_only` run does). Features are
-taken on the centre view of the training images (no augmentation) and centred on their mean.
+otherwise the penultimate (pooled) features of the trained `features_from` run (`hash_only`) at the same
+code length and seed: the pipeline's train_fitted stage reads its checkpoint (a DVC dependency), the sweep
+trains it first. Features are taken on the centre view of the training images (no augmentation) and
+centred on their mean.
 """
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ class Projection(nn.Module):
 
 
 class Shallow(Method):
+    fitted = True  # fitted once on features (`fit`), no epochs: the train_fitted stage
+    features_from = "hash_only"  # without model.pretrained: the trained run whose backbone gives the features
+
+    @classmethod
+    def check(cls, params) -> None:
+        if cls.features_from not in params.methods:
+            raise ValueError(f"{cls.name} (in fitted_methods) reads the trained {cls.features_from} runs "
+                             f"(the train_fitted stage depends on them): add {cls.features_from} to methods")
     def __init__(self, params, bits, device, num_classes=None):
         super().__init__(params, bits, device, num_classes)
         self.net = HashingNetwork.from_params(bits, params.model).to(device)
@@ -36,11 +45,16 @@ class Shallow(Method):
     def modules(self):
         return {"hashing": self.net, "projection": self.projection}
 
+    @classmethod
+    def feature_source_of(cls, params, bits: int) -> str:
+        """Where the features come from under `params`, in words."""
+        m = params.model
+        return (f"pretrained {m.backbone} (frozen)" if m.pretrained
+                else f"{cls.features_from}-{bits} network's {m.backbone} penultimate features")
+
     @property
     def feature_source(self) -> str:
-        m = self.params.model
-        return (f"pretrained {m.backbone} (frozen)" if m.pretrained
-                else f"hash_only-{self.bits} network's {m.backbone} penultimate features")
+        return self.feature_source_of(self.params, self.bits)
 
     def projection_for(self, centred: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         """(d, K) projection of the centred training features, and values to log."""
@@ -55,13 +69,14 @@ class Shallow(Method):
             out.append(self.net.backbone(x.contiguous(memory_format=torch.channels_last)).double().cpu().numpy())
         return np.concatenate(out)
 
-    def fit(self, data, norm, log) -> dict[str, float]:
-        """Fit the projection on the training split; returns what the run's history records."""
+    def fit(self, data, norm, log, features: Method | None = None) -> dict[str, float]:
+        """Fit the projection on the training split; returns what the run's history records. `features`:
+        the trained `features_from` method (needed without model.pretrained)."""
         if not self.params.model.pretrained:
-            from dsah.train import train
-
-            log(f"[{self.name}-{self.bits}] features: training hash_only-{self.bits} at the same setting first")
-            self.net.load_state_dict(train(self.params, "hash_only", self.bits, data, log).method.net.state_dict())
+            if features is None or features.name != self.features_from:
+                raise ValueError(f"{self.name}: without model.pretrained the features come from a trained "
+                                 f"{self.features_from}-{self.bits} run; none was given")
+            self.net.load_state_dict(features.net.state_dict())
         f = self.features(data.train.images, norm)
         if self.bits > f.shape[1]:
             raise ValueError(f"{self.name}: {self.bits} bits need features of at least {self.bits} dimensions; "

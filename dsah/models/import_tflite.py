@@ -1,6 +1,6 @@
 """Convert a TFLite ImageNet MobileNetV2 into a torchvision state dict, and check it against the interpreter.
 
-    python -m dsah.models.import_tflite ../shared/models/mobilenet_v2_1.0_224_quant.tflite \\
+    python -m dsah.cli.import_tflite ../shared/models/mobilenet_v2_1.0_224_quant.tflite \\
         --out data/weights/mobilenet_v2.pth --images ../shared/data/flowers12/test
 
 Needs the optional extra: `pip install -e '.[tflite]'` (the `tflite` flatbuffer parser, and the
@@ -26,9 +26,7 @@ The output is torchvision's state dict plus one entry, `dsah_meta` (padding, inp
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,33 +249,3 @@ def save(state: dict, meta: dict, out: str | Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         torch.save({**state, "dsah_meta": meta}, tmp)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dsah.models.import_tflite", description=__doc__.split("\n\n")[0])
-    ap.add_argument("src", help="the .tflite file")
-    ap.add_argument("--out", required=True, help="where to write the state dict (.pth)")
-    ap.add_argument("--images", help="a folder of real images to check the agreement on (recursive)")
-    ap.add_argument("--max-images", type=int, default=60)
-    args = ap.parse_args(argv)
-    try:
-        state, meta = convert(args.src)
-        if args.images:
-            meta["agreement"] = check(args.src, state, meta, load_images(args.images, args.max_images))
-    except ConversionError as err:
-        print(err, file=sys.stderr)
-        return 2
-    save(state, meta, args.out)
-    print(f"{args.src} -> {args.out}: MobileNetV2-1.0, {meta['num_classes']} classes, TF 'SAME' padding, "
-          f"input (x - 0.5) / 0.5")
-    if "agreement" in meta:
-        a = meta["agreement"]
-        print(f"agreement with the TFLite interpreter on {a['images']} images of {args.images}: "
-              f"top-1 {100 * a['top1_agreement']:.1f} %, top-5 overlap {a['top5_overlap']:.3f}, logit Pearson "
-              f"{a['logit_pearson_mean']:.4f} (min {a['logit_pearson_min']:.4f}), pooled-feature cosine "
-              f"{a['feature_cosine_mean']:.4f}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 TF pads a stride-2 3x3 convolution on an even input by 0 at the top/left and 1 at the bottom/right;
 torchvision pads 1 on every side. The weights converted from the TFLite file
-(`python -m dsah.models.import_tflite`) were trained with TF's padding: with torchvision's, their
+(`python -m dsah.cli.import_tflite`) were trained with TF's padding: with torchvision's, their
 top-1 agreement with the TFLite interpreter falls from ~97 % to ~77 % (../shared/models/NOTES.md).
 The padding is behaviour, not a state-dict entry, so the converted file records it
 (`meta["padding"] = "tf_same"`) and every place that builds a backbone from such weights applies it.

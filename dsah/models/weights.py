@@ -1,6 +1,6 @@
 """ImageNet weights for torchvision backbones, from torch's cache or an explicit file; never downloaded.
 
-A weights file is a torchvision state dict. A converted one (`python -m dsah.models.import_tflite`)
+A weights file is a torchvision state dict. A converted one (`python -m dsah.cli.import_tflite`)
 carries one more entry, `dsah_meta`: the padding its convolutions were trained with and the input
 normalisation it expects. torchvision's own files expect ImageNet mean/std and torchvision's padding.
 """

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from dsah import config, paths
 from dsah.data import prepared
+from dsah.methods import stage_of
 
+STAGES = {"methods": "train", "fitted_methods": "train_fitted", "attention_methods": "train_attention"}  # dvc.yaml
 
 def open_notebook(params_file: str, workdir: str, log=print):
     """(params, layout) of a notebook run, with one line saying which parameters write where."""
@@ -59,10 +61,9 @@ def missing_runs(params, layout: paths.Layout, methods: list[str], params_file: 
             if all(layout.checkpoint(m, b, s).is_file() for b in params.bits):
                 continue
             if is_pipeline(layout):
-                stage = "train_attention" if m in params.attention_methods else "train"
-                cmds.append(f"dvc repro {stage}@{m}-{s}")
+                cmds.append(f"dvc repro {STAGES[stage_of(m)]}@{m}-{s}")
             else:
-                cmds.append(f"python -m dsah.notebook notebooks/02_train.ipynb {layout.root}/train-{m}-s{s}.ipynb "
+                cmds.append(f"python -m dsah.cli.notebook notebooks/02_train.ipynb {layout.root}/train-{m}-s{s}.ipynb "
                             f"-p params_file {params_file} -p workdir {layout.root} -p method {m} -p seed {s}")
     return cmds
 

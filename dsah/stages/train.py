@@ -32,7 +32,8 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
     if params.train.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return launch(params, layout, method, bits, seed)
     data = prepared.load(layout.tensors)
-    result = train(params, method, bits, data, resume=layout.resume(method, bits, seed))
+    result = train(params, method, bits, data, resume=layout.resume(method, bits, seed),
+                   features=features_for(params, layout, method, bits, seed))
     if distributed.world()[0] != 0:
         return result  # rank 0 writes the run
     ckpt = {
@@ -52,6 +53,17 @@ def run(params, layout: Layout, method: str, bits: int, seed: int | None = None)
         torch.save(ckpt, tmp)
     write_text(layout.history(method, bits, seed), history_csv(result.history))
     return result
+
+
+def features_for(params, layout: Layout, method: str, bits: int, seed: int):
+    """For a method fitted on a trained network's features (without model.pretrained): that trained run
+    (`features_from`, same code length and seed), from its checkpoint; None otherwise."""
+    from dsah import methods
+
+    cls = methods.get(method)
+    if not cls.fitted or params.model.pretrained:
+        return None
+    return load_method(params, layout, cls.features_from, bits, "cpu", seed)[0]
 
 
 def launch(params, layout: Layout, method: str, bits: int, seed: int) -> TrainResult:
@@ -99,9 +111,7 @@ def load_method(params, layout: Layout, method: str, bits: int, device: str = "a
         raise FileNotFoundError(f"{path}: no checkpoint; run the train stage for {method}-{bits} "
                                 f"(seed {seed}) first")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    raw = ckpt["provenance"]["params"]
-    if isinstance(raw.get("dsah"), dict) and "codes" in raw["dsah"]:  # a checkpoint from before eval.codes
-        raw = {**raw, "dsah": {k: v for k, v in raw["dsah"].items() if k != "codes"}}
+    raw = config.upgrade(ckpt["provenance"]["params"])  # a checkpoint of earlier code: today's keys
     trained_params = config.parse(raw, f"{path} (parameters)").model_copy(update={"eval": params.eval})
     m = methods.get(method)(trained_params, bits, resolve_device(device), num_classes=ckpt.get("num_classes"))
     m.load_state_dict(ckpt["state"])

@@ -1,10 +1,10 @@
 """Method x code-length tables of one metric, for the workspace and any git revisions:
 
-    python -m dsah.compare                                # tie-aware mAP of the workspace
-    python -m dsah.compare --metric pointing_game
-    python -m dsah.compare --rev HEAD~1 --rev workspace   # two tables and their difference
-    python -m dsah.compare --rev main --rev my-branch --csv
-    python -m dsah.compare --rev HEAD --rev exp-1a2b3   # an experiment of `dvc exp run`
+    python -m dsah.cli.compare                                # tie-aware mAP of the workspace
+    python -m dsah.cli.compare --metric pointing_game
+    python -m dsah.cli.compare --rev HEAD~1 --rev workspace   # two tables and their difference
+    python -m dsah.cli.compare --rev main --rev my-branch --csv
+    python -m dsah.cli.compare --rev HEAD --rev exp-1a2b3   # an experiment of `dvc exp run`
 
 Reads metrics/<method>-<bits>-s<seed>.json of each revision through DVC (a branch, tag, commit, or
 an experiment's name from `dvc exp show`; `workspace` = the files on disk), averages over the seeds found (± the sample standard deviation when there are several) and
@@ -50,8 +50,15 @@ def table(cells: dict[tuple[str, int], str], methods: list[str], bits: list[int]
     return "\n".join([fmt(header), *map(fmt, rows)])
 
 
+def is_reference(name: str) -> bool:
+    """Whether some registered method names `name` as its reference: such rows come first."""
+    from dsah.methods import METHODS
+
+    return any(c.reference == name for c in METHODS.values())
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dsah.compare", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.compare", description=__doc__.split("\n\n")[0])
     ap.add_argument("--metric", default="map_tie_aware", help="a key of metrics/*.json (default map_tie_aware)")
     ap.add_argument("--rev", action="append", default=[], help="a git revision or `workspace` (repeatable)")
     ap.add_argument("--csv", action="store_true", help="comma-separated, for a spreadsheet")
@@ -69,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: revision {rev!r}: no metrics/<method>-<bits>-s<seed>.json with {a.metric!r}", file=sys.stderr)
             return 2
     keys = sorted({k for d in data.values() for k in d})
-    methods = list(dict.fromkeys(m for m, _ in sorted(keys, key=lambda k: (k[0] != "hash_only", k[0]))))
+    methods = list(dict.fromkeys(m for m, _ in sorted(keys, key=lambda k: (not is_reference(k[0]), k[0]))))
     bits = sorted({b for _, b in keys})
     means = {rev: {k: scale * float(np.mean(v)) for k, v in d.items()} for rev, d in data.items()}
     sep = "," if a.csv else None

@@ -1,6 +1,6 @@
 """Re-encode the PNG figures embedded in an HTML report as 128-colour PNGs, keeping the smaller one.
 
-    python tools/shrink_html_images.py reports/report.html
+    python -m dsah.cli.shrink_html reports/report.html
 
 The report stage runs it after nbconvert: the git-tracked report.html stays small (figures are
 matplotlib line and image plots; 128 colours are indistinguishable at the report's dpi). Written

@@ -1,7 +1,7 @@
-"""Seed tables from sweep records (`python -m dsah.sweep … --json FILE`): mean ± sd over seeds, paired
+"""Seed tables from sweep records (`python -m dsah.cli.sweep … --json FILE`): mean ± sd over seeds, paired
 differences with our verdict rule, and the share of the oracle's headroom, as the report prints them.
 
-    python tools/sweep_table.py results/sweeps/i11_flowers12_test_seeds.jsonl \
+    python -m dsah.cli.sweep_table results/sweeps/i11_flowers12_test_seeds.jsonl \
         --select hash_only=hash_only:train.theta_bits=12 \
         --select dsah=dsah:train.theta_bits=12,dsah.salient_view=zoom \
         --paired dsah:hash_only
@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dsah import report, sweep
+from dsah import report, sweeps
 
 
 def parse_select(text: str) -> tuple[str, str, frozenset[str]]:
@@ -29,7 +29,7 @@ def parse_select(text: str) -> tuple[str, str, frozenset[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python tools/sweep_table.py", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.sweep_table", description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--select", action="append", required=True, help="LABEL=METHOD[:OVERRIDE,...]")
     ap.add_argument("--split", default="test", help="the rows' split (default test; e.g. 'validation (0.25 of train)')")
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     selections = [parse_select(s) for s in args.select]
     try:
-        rows = sweep.read_records(args.files, args.split, selections)
+        rows = sweeps.read_records(args.files, args.split, selections)
     except ValueError as e:
         raise SystemExit(str(e)) from None
     labels = [s[0] for s in selections]

@@ -1,4 +1,4 @@
-"""`python -m dsah.notebook IN OUT [papermill options]`: papermill, with a failure told in one line.
+"""`python -m dsah.cli.notebook IN OUT [papermill options]`: papermill, with a failure told in one line.
 
 Every pipeline stage runs its notebook through this. papermill reports an exception raised in a
 cell as a long traceback whose last line is the message; here the executed notebook keeps the
@@ -19,7 +19,7 @@ from papermill.exceptions import PapermillExecutionError
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        papermill.main(argv, prog_name="python -m dsah.notebook", standalone_mode=False)
+        papermill.main(argv, prog_name="python -m dsah.cli.notebook", standalone_mode=False)
     except PapermillExecutionError as err:
         paths = [a for a in argv if a.endswith(".ipynb")]
         sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""`python -m dsah.data check NAME --root PATH` and `python -m dsah.data download NAME`.
+"""`python -m dsah.cli.data check NAME --root PATH` and `python -m dsah.cli.data download NAME`.
 
 check: validates an extracted folder, a folder of official files or an archive for dataset NAME
 (checksums included), decodes every image file (`--no-decode` skips that) and prints its counts;
@@ -17,7 +17,7 @@ from dsah.data.records import DatasetError
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dsah.data", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.data", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     chk = sub.add_parser("check", help="validate a dataset folder or archive and print its counts")
     chk.add_argument("name", choices=list(sources.SOURCES))

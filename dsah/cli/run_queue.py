@@ -1,7 +1,7 @@
 """Run a queue of sweep runs, one at a time, resumably: each line of JOBS is the argument list of one
-`python -m dsah.sweep` run (with its `--json FILE`); a run whose record is already in its FILE is skipped.
+`python -m dsah.cli.sweep` run (with its `--json FILE`); a run whose record is already in its FILE is skipped.
 
-    nohup python tools/queue.py jobs.txt > queue.log 2>&1 &
+    nohup python -m dsah.cli.run_queue jobs.txt > queue.log 2>&1 &
 
 JOBS is read again before every run, so lines may be appended while the queue works; `#` starts a
 comment. A record "exists" when FILE has a line with the same method, bits, split and set of overrides
@@ -51,7 +51,7 @@ def pending(jobs: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python tools/queue.py", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.run_queue", description=__doc__.split("\n\n")[0])
     ap.add_argument("jobs", type=Path)
     args = ap.parse_args(argv)
     failed: set[str] = set()
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if failed else 0
         line = todo[0]
         print(f"{time.strftime('%H:%M:%S')} [{len(todo)} left] {line}", flush=True)
-        rc = subprocess.run([sys.executable, "-m", "dsah.sweep", *shlex.split(line)]).returncode
+        rc = subprocess.run([sys.executable, "-m", "dsah.cli.sweep", *shlex.split(line)]).returncode
         if rc or not done(parse(line)):
             print(f"{time.strftime('%H:%M:%S')} FAILED (exit {rc}): {line}", flush=True)
             failed.add(line)

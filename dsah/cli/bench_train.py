@@ -1,5 +1,5 @@
 """What a training step costs, per method and memory format, and whether the loader keeps up:
-`python -m dsah.bench_train`.
+`python -m dsah.cli.bench_train`.
 
 Times one optimisation step of `hash_only` and the two DSaH steps on a random batch shaped like the
 default pipeline's (params.yaml: batch P x K, image size, networks), with NCHW and NHWC
@@ -21,8 +21,7 @@ import torch
 
 from dsah import config, paths
 from dsah.losses import similarity
-from dsah.methods.dsah import Dsah
-from dsah.methods.hash_only import HashOnly
+from dsah.methods import METHODS
 
 
 def _time(fn, repeats: int) -> float:
@@ -34,7 +33,13 @@ def _time(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
-def measure(params, bits: int = 12, repeats: int = 20) -> list[tuple[str, float]]:
+def pair(params, bits: int, method: str = "dsah"):
+    """(the reference method, the attention method) for timing, on the CPU."""
+    att = METHODS[method](params, bits, torch.device("cpu"))
+    return METHODS[att.reference](params, bits, torch.device("cpu")), att
+
+
+def measure(params, bits: int = 12, repeats: int = 20, method: str = "dsah") -> list[tuple[str, float]]:
     t = params.train
     n, size = t.classes_per_batch * t.images_per_class, params.data.image_size
     y = torch.arange(n) // t.images_per_class
@@ -44,13 +49,12 @@ def measure(params, bits: int = 12, repeats: int = 20) -> list[tuple[str, float]
     for layout, fmt in (("NCHW", torch.contiguous_format), ("NHWC", torch.channels_last)):
         torch.manual_seed(0)
         x = torch.randn(n, 3, size, size).contiguous(memory_format=fmt)
-        base = HashOnly(params, bits, torch.device("cpu"))
-        dsah = Dsah(params, bits, torch.device("cpu"))
-        for m in (base.net, dsah.net, dsah.attention):
+        base, att = pair(params, bits, method)
+        for m in (*base.modules().values(), *att.modules().values()):
             m.to(memory_format=fmt)
-        rows.append((f"hash_only step ({layout})", _time(lambda: base.train_step(x, y, box), repeats)))
-        rows.append((f"dsah step 1: hashing ({layout})", _time(lambda: dsah.hashing_step(x, s, box), repeats)))
-        rows.append((f"dsah step 2: attention ({layout})", _time(lambda: dsah.attention_step(x, s, box), repeats)))
+        rows.append((f"{base.name} step ({layout})", _time(lambda: base.train_step(x, y, box), repeats)))
+        rows.append((f"{method} step 1: hashing ({layout})", _time(lambda: att.hashing_step(x, s, box), repeats)))
+        rows.append((f"{method} step 2: attention ({layout})", _time(lambda: att.attention_step(x, s, box), repeats)))
     return rows
 
 
@@ -100,8 +104,8 @@ def step_rates(params, bits: int, repeats: int) -> dict[str, float]:
     s = similarity(y, y)
     box = torch.ones(n, 1, size, size)
     x = torch.randn(n, 3, size, size).contiguous(memory_format=torch.channels_last)
-    base, dsah = HashOnly(params, bits, torch.device("cpu")), Dsah(params, bits, torch.device("cpu"))
-    for m in (base.net, dsah.net, dsah.attention):
+    base, dsah = pair(params, bits)
+    for m in (*base.modules().values(), *dsah.modules().values()):
         m.to(memory_format=torch.channels_last)
     h = _time(lambda: base.train_step(x, y, box), repeats)
     d = _time(lambda: (dsah.hashing_step(x, s, box), dsah.attention_step(x, s, box)), repeats)
@@ -109,7 +113,7 @@ def step_rates(params, bits: int, repeats: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dsah.bench_train", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.bench_train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--bits", type=int, default=12)
     ap.add_argument("--repeats", type=int, default=20)
@@ -126,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         if raw["data"]["store_size"] is not None and raw["data"]["store_size"] < args.size:
             raw["data"]["store_size"] = round(args.size / 0.875)
     if args.random_weights:
-        raw["model"]["pretrained"] = raw["dsah"]["attention_pretrained"] = False
+        raw["model"]["pretrained"] = False
+        for section in raw["method"].values():  # attention trunks too
+            if "attention_pretrained" in section:
+                section["attention_pretrained"] = False
     params = config.parse(raw, args.params)
     if args.loader:
         return _loader_report(params, args)
@@ -151,13 +158,13 @@ def _loader_report(params, args) -> int:
     worker = loader_rate(params)
     steps = step_rates(params, args.bits, args.repeats)
     out = {"image_size": size, "store_size": params.data.store_size or round(size / 0.875), "augment": t.augment,
-           "backbone": params.model.backbone, "attention": params.dsah.attention, "batch": t.classes_per_batch *
+           "backbone": params.model.backbone, "attention": params.attention.attention, "batch": t.classes_per_batch *
            t.images_per_class, "torch_threads": torch.get_num_threads(), "loader_images_per_s_per_worker": worker,
            **steps}
     for k in ("hash_only_step_images_per_s", "dsah_batch_images_per_s"):
         out[k.replace("images_per_s", "workers_needed")] = steps[k] / worker
     print(f"{size}-px {t.augment} batches of {out['batch']} (store {out['store_size']} px), {params.model.backbone} "
-          f"hashing / {params.dsah.attention} attention, torch threads {out['torch_threads']}:")
+          f"hashing / {params.attention.attention} attention, torch threads {out['torch_threads']}:")
     print(f"{'':<34} {'images/s':>9} {'loader workers it needs':>24}")
     print(f"{'loader, one worker (1 thread)':<34} {worker:9.0f}")
     print(f"{'hash_only step':<34} {steps['hash_only_step_images_per_s']:9.1f} {out['hash_only_step_workers_needed']:24.3f}")

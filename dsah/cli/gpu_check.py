@@ -1,4 +1,4 @@
-"""What a training step costs on a GPU: `python -m dsah.gpu_check [--json FILE]`.
+"""What a training step costs on a GPU: `python -m dsah.cli.gpu_check [--json FILE]`.
 
 Trains `hash_only` and `dsah` for a fixed number of steps on random 224-px batches with torchvision
 backbones (random weights: ResNet-18 hashing network, ResNet-18 attention trunk by default), with
@@ -23,7 +23,7 @@ def _params(a, amp: str):
     raw = config.load(paths.repo_root() / "profiles" / "fast.yaml").model_dump(mode="json")
     raw["data"].update(image_size=a.size)
     raw["model"].update(backbone=a.backbone, pretrained=False, freeze_blocks=0, norm="batch")
-    raw["dsah"].update(attention=a.attention, attention_pretrained=False, attention_freeze_blocks=0)
+    METHODS[a.method].config_in(raw).update(attention=a.attention, attention_pretrained=False, attention_freeze_blocks=0)
     raw["train"].update(device=a.device, amp=amp, classes_per_batch=a.classes, images_per_class=a.per_class, epochs=1)
     return config.parse(raw)
 
@@ -63,8 +63,9 @@ def measure(a, method: str, amp: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dsah.gpu_check", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.gpu_check", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--method", default="dsah", help="an attention method, timed against its reference")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--backbone", default="resnet18")
     ap.add_argument("--attention", default="resnet18")
@@ -77,13 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     device = resolve_device(a.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    rows = [measure(a, m, amp) for amp in ("off", "on") for m in ("hash_only", "dsah")]
+    reference = METHODS[a.method].reference
+    rows = [measure(a, m, amp) for amp in ("off", "on") for m in (reference, a.method)]
     print(f"{name}: {a.size} px, batch {a.classes}x{a.per_class}, {a.bits} bits, {a.backbone} / {a.attention} "
           f"(random weights), {a.steps} steps after {a.warmup} warm-up, channels_last")
-    print(f"{'method':<10} {'amp':<5} {'step ms':>9} {'images/s':>10} {'peak MiB':>9}  dsah/hash_only")
+    print(f"{'method':<10} {'amp':<5} {'step ms':>9} {'images/s':>10} {'peak MiB':>9}  {a.method}/{reference}")
     for r in rows:
-        base = next(b for b in rows if b["method"] == "hash_only" and b["amp"] == r["amp"])
-        ratio = f"{r['step_ms'] / base['step_ms']:.2f}" if r["method"] == "dsah" else ""
+        base = next(b for b in rows if b["method"] == reference and b["amp"] == r["amp"])
+        ratio = f"{r['step_ms'] / base['step_ms']:.2f}" if r["method"] == a.method else ""
         mem = f"{r['peak_mem_mib']:.0f}" if r["peak_mem_mib"] is not None else "-"
         print(f"{r['method']:<10} {str(r['amp']):<5} {r['step_ms']:>9.1f} {r['images_per_s']:>10.1f} {mem:>9}  {ratio}")
     if a.json:

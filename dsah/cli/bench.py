@@ -1,4 +1,4 @@
-"""Benchmark of the evaluation engine: `python -m dsah.bench [--json FILE]`.
+"""Benchmark of the evaluation engine: `python -m dsah.cli.bench [--json FILE]`.
 
 Random codes with class structure (each item = its class's code with bits flipped), by default
 10,000 queries x 100,000 database items x 48 bits. In one process it times the metric suite
@@ -14,7 +14,6 @@ Prints a table and writes the same figures to `--json`.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
 import tracemalloc
@@ -109,7 +108,7 @@ def run(queries: int, database: int, bits: int, classes: int, flip: float, k: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dsah.bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--queries", type=int, default=10_000)
     ap.add_argument("--database", type=int, default=100_000)
     ap.add_argument("--bits", type=int, default=48)

@@ -1,4 +1,4 @@
-"""An estimate of a profile's GPU time from counted FLOPs: `python -m dsah.gpu_estimate --params FILE`.
+"""An estimate of a profile's GPU time from counted FLOPs: `python -m dsah.cli.gpu_estimate --params FILE`.
 
 Counts the floating-point operations of one optimisation step of each method of the params file
 (torch's FlopCounterMode, on the CPU, for a batch of 2 at the profile's image size; pretrained weights
@@ -25,20 +25,23 @@ SIZES = {"cub200": (5994, 5794 + 5994), "stanford_dogs": (12000, 8580 + 12000), 
 
 def step_flops(params, method: str, bits: int, batch: int = 2) -> tuple[float, float]:
     """(training FLOPs, encoding FLOPs) per image for `method`."""
-    upd = {"model": params.model.model_copy(update={"pretrained": False}),
-           "dsah": params.dsah.model_copy(update={"attention_pretrained": False})}
-    p = params.model_copy(update=upd)
+    raw = params.model_dump(mode="json")
+    raw["model"]["pretrained"] = False  # counting needs no weights file
+    for section in raw["method"].values():
+        if "attention_pretrained" in section:
+            section["attention_pretrained"] = False
+    p = config.parse(raw)
     m = METHODS[method](p, bits, torch.device("cpu"))
     size = p.data.image_size
     x = torch.randn(batch, 3, size, size)
     y = torch.arange(batch)
     box = torch.ones(batch, 1, size, size)
     with FlopCounterMode(display=False) as train:
-        if hasattr(m, "hashing_step"):
+        if m.uses_attention:  # step 1 and step 2 on the same batch
             s = similarity(y, y)
             m.hashing_step(x, s, box)
             m.attention_step(x, s, box)
-        else:
+        elif not m.fitted:
             m.train_step(x, y, box)
     m.train(False)
     with FlopCounterMode(display=False) as enc, torch.no_grad():
@@ -57,7 +60,7 @@ def estimate(params, tflops: float) -> list[tuple[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dsah.gpu_estimate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dsah.cli.gpu_estimate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", required=True)
     ap.add_argument("--tflops", type=float, default=100.0, help="assumed sustained TFLOP/s")
     a = ap.parse_args(argv)

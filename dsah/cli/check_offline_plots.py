@@ -1,6 +1,6 @@
 """Render `dvc plots show`'s page in headless Chromium with the network off and check every plot drew.
 
-    dvc plots show -o .scratch/plots && python tools/check_offline_plots.py .scratch/plots/index.html
+    dvc plots show -o .scratch/plots && python -m dsah.cli.check_offline_plots .scratch/plots/index.html
 
 Chromium (Debian's `chromium` package, /usr/bin/chromium) loads the page from disk with every
 connection refused (a proxy at a closed port, no DNS), waits for vega to draw, then reports how many

@@ -6,7 +6,7 @@ no `{scripts}` and carries the scripts themselves, at the versions DVC's rendere
 their npm packages (`npm pack`, checked against the registry's sha512 integrity pinned below).
 .dvc/config points `plots.html_template` at it. Run once when the versions change:
 
-    python tools/offline_plots_template.py            # needs npm and the npm registry
+    python -m dsah.cli.offline_plots_template            # needs npm and the npm registry
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ PAGE = """<!DOCTYPE html>
     {refresh_tag}
     <meta charset="utf-8">
     <title>dsah plots</title>
-    <!-- {versions}: inlined by tools/offline_plots_template.py, so the page renders offline -->
+    <!-- {versions}: inlined by dsah/cli/offline_plots_template.py, so the page renders offline -->
 {inline}
     <style>
         body {{ font-family: sans-serif; }}
