@@ -211,7 +211,8 @@ class EvalParams(Section):
 def _method_sections() -> dict[str, tuple]:
     """The sections the registered methods declare (`Method.Config`, in each method's own file): one
     `method.<name>` subsection per declaring method, and the top-level sections some declare instead
-    (`config_at`: the attention methods' `attention:`). Field definitions for pydantic's create_model."""
+    (`config_at`), and the extra sections methods read (`extra_sections`: the attention methods'
+    `attention:`). Field definitions for pydantic's create_model."""
     from dsah.methods import METHODS
 
     nested, top = {}, {}
@@ -222,6 +223,8 @@ def _method_sections() -> dict[str, tuple]:
                 nested[where.removeprefix("method.")] = (cls.Config, cls.Config())
             else:
                 top[where] = (cls.Config, cls.Config())
+        for where, section in cls.extra_sections.items():
+            top[where] = (section, section())
     sections = create_model("MethodParams", __base__=Section, **nested)
     return {**top, "method": (sections, sections())}
 
@@ -279,11 +282,13 @@ class Params(Section):
     @field_validator("methods", "fitted_methods", "attention_methods")
     @classmethod
     def _methods(cls, v: list[str], info) -> list[str]:
-        from dsah.methods import METHODS, stage_of
+        from dsah.methods import METHODS, refusal, stage_of
 
         allowed = sorted(n for n in METHODS if stage_of(n) == info.field_name)
         for m in v:
             if m not in allowed:
+                if refusal(m):
+                    raise ValueError(refusal(m))
                 known = f" ({m} belongs in {stage_of(m)})" if m in METHODS else ""
                 raise ValueError(f"unknown method {m!r}{known}; allowed here: {', '.join(allowed)}")
         if len(set(v)) != len(v):
@@ -369,7 +374,7 @@ def params_model() -> type[Params]:
     every method registered now (one imported later, e.g. from a file of the user's, is included)."""
     from dsah.methods import METHODS
 
-    key = tuple((n, c) for n, c in METHODS.items() if "Config" in c.__dict__)
+    key = tuple((n, c) for n, c in METHODS.items() if "Config" in c.__dict__ or c.extra_sections)
     if key not in _MODELS:
         _MODELS[key] = create_model("Params", __base__=Params, **_method_sections())
     return _MODELS[key]

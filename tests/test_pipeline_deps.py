@@ -40,6 +40,8 @@ def test_each_stage_reads_the_parameter_sections_of_its_methods():
             path = cls.config_path()
             if methods.stage_of(name) == group and path:
                 assert path.split(".")[0] in params, f"{stage} does not depend on {path} ({name} reads it)"
+            for section in cls.extra_sections if methods.stage_of(name) == group else ():
+                assert section in params, f"{stage} does not depend on {section} ({name} reads it)"
 
 
 def test_outputs_a_stage_reads_are_its_dependencies():

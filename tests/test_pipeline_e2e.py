@@ -63,7 +63,7 @@ RERUN = {
     "train": {"train", "train_fitted", "train_attention"},
     "train.device": {"train", "train_fitted", "train_attention", "report"},  # the report encodes its retrieval figure
     "attention": {"train_attention"},  # the attention methods' own section
-    "method": {"train", "train_fitted"},  # every other method's own constants (method.<name>)
+    "method": {"train", "train_fitted", "train_attention"},  # each method's own constants (method.<name>): bases too
     "eval": {"evaluate", "report"},  # eval.codes included: which branch encodes is chosen at evaluation
 }
 

@@ -53,8 +53,8 @@ def measure(params, bits: int = 12, repeats: int = 20, method: str = "dsah") -> 
         for m in (*base.modules().values(), *att.modules().values()):
             m.to(memory_format=fmt)
         rows.append((f"{base.name} step ({layout})", _time(lambda: base.train_step(x, y, box), repeats)))
-        rows.append((f"{method} step 1: hashing ({layout})", _time(lambda: att.hashing_step(x, s, box), repeats)))
-        rows.append((f"{method} step 2: attention ({layout})", _time(lambda: att.attention_step(x, s, box), repeats)))
+        rows.append((f"{method} step 1: hashing ({layout})", _time(lambda: att.hashing_step(x, y, box), repeats)))
+        rows.append((f"{method} step 2: attention ({layout})", _time(lambda: att.attention_step(x, y, box), repeats)))
     return rows
 
 
@@ -108,7 +108,7 @@ def step_rates(params, bits: int, repeats: int) -> dict[str, float]:
     for m in (*base.modules().values(), *dsah.modules().values()):
         m.to(memory_format=torch.channels_last)
     h = _time(lambda: base.train_step(x, y, box), repeats)
-    d = _time(lambda: (dsah.hashing_step(x, s, box), dsah.attention_step(x, s, box)), repeats)
+    d = _time(lambda: (dsah.hashing_step(x, y, box), dsah.attention_step(x, y, box)), repeats)
     return {"hash_only_step_images_per_s": n / h * 1000, "dsah_batch_images_per_s": n / d * 1000}
 
 

@@ -23,7 +23,8 @@ def _params(a, amp: str):
     raw = config.load(paths.repo_root() / "profiles" / "fast.yaml").model_dump(mode="json")
     raw["data"].update(image_size=a.size)
     raw["model"].update(backbone=a.backbone, pretrained=False, freeze_blocks=0, norm="batch")
-    METHODS[a.method].config_in(raw).update(attention=a.attention, attention_pretrained=False, attention_freeze_blocks=0)
+    for section in METHODS[a.method].extra_sections:  # the attention section: the trunk to time, random weights
+        raw[section].update(attention=a.attention, attention_pretrained=False, attention_freeze_blocks=0)
     raw["train"].update(device=a.device, amp=amp, classes_per_batch=a.classes, images_per_class=a.per_class, epochs=1)
     return config.parse(raw)
 

@@ -39,8 +39,8 @@ def step_flops(params, method: str, bits: int, batch: int = 2) -> tuple[float, f
     with FlopCounterMode(display=False) as train:
         if m.uses_attention:  # step 1 and step 2 on the same batch
             s = similarity(y, y)
-            m.hashing_step(x, s, box)
-            m.attention_step(x, s, box)
+            m.hashing_step(x, y, box)
+            m.attention_step(x, y, box)
         elif not m.fitted:
             m.train_step(x, y, box)
     m.train(False)

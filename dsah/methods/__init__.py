@@ -13,9 +13,32 @@ for _mod in pkgutil.iter_modules(__path__):
 METHODS: dict[str, type[Method]] = REGISTRY  # name -> class, in registration order
 
 
+def compose() -> None:
+    """Register every composing method (the attention plug-in, the oracle) over every base it accepts:
+    `<name>_<base>` (dsah_csq, dsah_nosal_csq, oracle_mask_csq, ...)."""
+    for cls in list(REGISTRY.values()):
+        if cls.composes and cls.base is None:
+            for base in list(REGISTRY.values()):
+                if f"{cls.name}_{base.name}" not in REGISTRY and cls.accepts(base) is None:
+                    cls.over(base)
+
+
+compose()
+
+
+def refusal(name: str) -> str | None:
+    """Why `name` is not a method when it reads as a composition `<composer>_<base>` that is refused."""
+    for cls in list(REGISTRY.values()):
+        if cls.composes and cls.base is None and name.startswith(cls.name + "_"):
+            base = REGISTRY.get(name.removeprefix(cls.name + "_"))
+            if base is not None and cls.accepts(base):
+                return f"{name}: no {cls.name} over {base.name}: {cls.accepts(base)}"
+    return None
+
+
 def get(name: str) -> type[Method]:
     if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; allowed: {', '.join(METHODS)}")
+        raise KeyError(refusal(name) or f"unknown method {name!r}; allowed: {', '.join(sorted(METHODS))}")
     return METHODS[name]
 
 

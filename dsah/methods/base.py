@@ -42,6 +42,12 @@ class Method:
     paper_name: ClassVar[str | None] = None
     # True: train_step and encode take `hires=`, the high-resolution copy of the batch (data.hires_size)
     needs_hires: bool = False
+    # Composition: a class with `composes` set registers `<name>_<base>` over every base it `accepts`
+    # (the attention plug-in, the oracle); such a composed class names its `base`.
+    composes: ClassVar[bool] = False
+    base: ClassVar[str | None] = None
+    # Top-level params.yaml sections a method reads besides its own (the attention methods' attention:)
+    extra_sections: ClassVar[dict[str, type[Section]]] = {}
     # Its own constants: a Section, validated under params.yaml `method.<name>` (subclasses share their
     # parent's section unless they declare one), or at the top-level section `config_at` names
     Config: ClassVar[type[Section] | None] = None
@@ -69,6 +75,16 @@ class Method:
     @classmethod
     def check(cls, params) -> None:
         """Raise ValueError when `params` cannot train this method (cross-section checks)."""
+
+    @classmethod
+    def accepts(cls, base: type["Method"]) -> str | None:
+        """A composing class: None when it composes over `base`, else why not (one line)."""
+        return "composes over nothing"
+
+    @classmethod
+    def over(cls, base: type["Method"]) -> type["Method"]:
+        """A composing class: its registered variant `<name>_<base>` over `base`."""
+        raise NotImplementedError
 
     @classmethod
     def config_in(cls, params):

@@ -112,7 +112,3 @@ class Csq(HashOnly):
 
     def end_epoch(self):
         return {**super().end_epoch(), **self.centre_stats}
-
-    @torch.no_grad()
-    def encode(self, x, box):
-        return torch.tanh(self.net(x))

@@ -4,6 +4,15 @@ Step 1 (hashing network theta, attention frozen):  L_sem(u, u) + L_sem(v, v) [+ 
 Step 2 (attention phi, hashing network frozen):    L_sal(u, v) [+ alpha L_sem(v, v)] [+ regulariser]
 with u = F(x), v = F(x ⊙ A(x)). Which parts the paper fixes and which are our reconstruction:
 docs/method.md. Every reconstructed choice is an `attention:` key in params.yaml.
+
+The attention part is a plug-in (`Attention`): over any Hamming base method B (a `HashOnly` subclass with
+its own loss), `dsah_<B>` trains B's network with B's own loss on the original and the salient view in
+step 1 (as DSaH applies its semantic loss to both) and the attention with the saliency loss on B's
+relaxed codes in step 2; `dsah_nosal_<B>` trains the attention with B's loss on the salient view instead,
+and `oracle_mask_<B>` (dsah/methods/oracle_mask.py) is B on box-masked images. `dsah` itself is the plug-in
+over `hash_only`, with DSaH's own step-1 formula above (the same loss, summed in DSaH's order, and its
+optional cross term). Bases searched by product quantization (DTQ) are refused: the saliency loss ranks
+Hamming distances of codes.
 """
 from __future__ import annotations
 
@@ -16,8 +25,7 @@ from dsah.distributed import gather
 from dsah.losses import (pairwise_loss, quantization_loss, saliency_distance_loss, saliency_ranking_loss,
                          similarity, theta_scale)
 from dsah.methods.base import Method
-from dsah.methods.hash_only import make_optimizer
-from dsah.models import HashingNetwork
+from dsah.methods.hash_only import HashOnly, make_optimizer
 from dsah.models.attention import build_attention, salient
 from dsah.schema import Float, Section
 
@@ -67,14 +75,15 @@ class DsahConfig(Section):
         return v
 
 
-class Dsah(Method):
-    name = "dsah"
-    description = "attention network + shared hashing network, saliency loss, two-step training"
+class Attention:
+    """The attention plug-in, mixed in before a hashing method (a `HashOnly` subclass): an attention
+    network, the salient view, the two-step schedule and the saliency loss on the base's relaxed codes.
+    The base keeps its network, loss, optimiser, schedule and own modules."""
+
     uses_attention = True
-    reference = "hash_only"  # the same hashing network without attention
-    Config = DsahConfig
-    config_at = "attention"  # params.yaml's attention: section (the attention methods' own)
-    saliency_loss: str | None = None  # None: attention.saliency_loss from params.yaml
+    saliency_loss: str | None = None  # None: attention.saliency_loss from params.yaml; "none": the nosal ablation
+    extra_sections = {"attention": DsahConfig}  # params.yaml's attention: section, shared by every attention method
+    composes = True  # composes over the registered Hamming bases (dsah.methods' registry: `over`)
 
     @classmethod
     def check(cls, params) -> None:
@@ -87,21 +96,43 @@ class Dsah(Method):
                 raise ValueError(f"attention.salient_source=hires needs train.augment=none (the high-resolution "
                                  f"copy is not augmented), not {params.train.augment}")
 
+    @classmethod
+    def accepts(cls, base: type[Method]) -> str | None:
+        """None when this attention method composes over `base`, else why not (one line)."""
+        if not (isinstance(base, type) and issubclass(base, HashOnly)) or base.uses_attention or base.oracle or \
+                base.fitted or base.base is not None:
+            return f"{base.name} is not a hashing method trained by a loss on its network's outputs"
+        if base.search != "hamming":
+            return (f"{base.name} searches by {base.search}, not Hamming distance: the saliency loss ranks Hamming "
+                    "distances of codes, and no saliency term is defined for its quantizer")
+        if base.name == cls.reference:
+            return f"{base.name} is {cls.name}'s own base"
+        return None
+
+    @classmethod
+    def over(cls, base: type[HashOnly]) -> type:
+        """The registered class `<name>_<base>`: this attention method's plug-in over `base`."""
+        name = f"{cls.name}_{base.name}"
+        doc = (f"`{name}`: {cls.name}'s attention plug-in over `{base.name}` — step 1 {base.name}'s own loss on the "
+               "original and the salient view, step 2 " + ("its loss on the salient view (the no-saliency-loss "
+               "ablation)" if cls.saliency_loss == "none" else "the saliency loss on its relaxed codes") + ".")
+        return type(f"{cls.__name__}Over{base.__name__}", (Attention, base), {
+            "name": name, "description": f"{cls.description}, over {base.name}", "__doc__": doc,
+            "__module__": cls.__module__, "reference": base.name, "base": base.name,
+            "saliency_loss": cls.saliency_loss, "ablation": cls.ablation})
+
     def __init__(self, params, bits: int, device: torch.device, num_classes: int | None = None):
-        super().__init__(params, bits, device, num_classes)
-        m, d = params.model, self.config
+        super().__init__(params, bits, device, num_classes)  # the base: its network, modules and optimiser
+        m, d = params.model, params.attention
         self.cfg = d
-        self.codes = params.eval.codes  # evaluation-time: which branch encodes
+        self.code_branch = params.eval.codes  # evaluation-time: which branch encodes
         self.loss_form = self.saliency_loss or d.saliency_loss
         self.needs_hires = d.salient_source == "hires"  # the loop passes the high-resolution copy (data.hires_size)
-        self.theta = theta_scale(bits, params.train.theta_bits)  # c in L_sem's theta = c a . b
+        self.theta_c = theta_scale(bits, params.train.theta_bits)  # c in the ranking form's theta = c a . b
         self.margin = d.margin * (bits / d.margin_bits if d.margin_bits and self.loss_form == "distance" else 1.0)
-        self.net = HashingNetwork.from_params(bits, m).to(device)
         self.attention = build_attention(d.attention, d.attention_width, d.attention_levels, d.attention_norm,
                                          d.attention_out_stride, d.attention_pretrained, d.init_bias,
                                          d.attention_freeze_blocks, m.pretrained_norm).to(device)
-        epochs = params.train.epochs
-        self.opt, self.sched = make_optimizer(params, self.net, epochs)
         self.att_opt, self.att_sched = make_optimizer(params, self.attention, max(self.attention_epochs(), 1),
                                                     lr=d.attention_lr, backbone="trunk",
                                                     schedule=d.attention_lr_schedule)
@@ -111,7 +142,7 @@ class Dsah(Method):
         self._n_maps = 0
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"hashing": self.net, "attention": self.attention}
+        return {**super().modules(), "attention": self.attention}
 
     def pretrained_modules(self) -> list[torch.nn.Module]:
         out = super().pretrained_modules()
@@ -139,57 +170,59 @@ class Dsah(Method):
         return sum(self._is_attention_epoch(e) for e in range(self.params.train.epochs))
 
     def train_step(self, x, y, box, hires=None):
-        s = similarity(gather(y), gather(y))  # the global batch's pairs (dsah.distributed)
         hash_step, attention_step = self._steps_now()
         self.batch += 1
         out: dict[str, float] = {}
         if hash_step:
-            out.update(self.hashing_step(x, s, box, hires))
+            out.update(self.hashing_step(x, y, box, hires))
         if attention_step:
-            out.update(self.attention_step(x, s, box, hires))
+            out.update(self.attention_step(x, y, box, hires))
         return out
 
-    def view(self, x, smap, hires=None) -> torch.Tensor:
-        """The salient image under the map `smap`: dsah.salient_view, sampled from the high-resolution copy
-        `hires` with dsah.salient_source: hires (at the input's size)."""
+    def make_salient(self, x, smap, hires=None) -> torch.Tensor:
+        """The salient image under the map `smap`: attention.salient_view, sampled from the high-resolution
+        copy `hires` with attention.salient_source: hires (at the input's size)."""
         if self.needs_hires and hires is None:
-            raise ValueError("dsah.salient_source=hires: the high-resolution images (data.hires_size) were not given")
+            raise ValueError("attention.salient_source=hires: the high-resolution images (data.hires_size) were not given")
         return salient(x, smap, self.cfg.salient_view, hires if self.needs_hires else None)
 
-    # -- step 1 ----------------------------------------------------------------------------------
-    def hashing_step(self, x, s, box, hires=None) -> dict[str, float]:
+    # -- step 1: the base's network, the base's loss on both views -----------------------------------------
+    def pair_terms(self, zu, zv, y) -> dict[str, torch.Tensor]:
+        """Step 1's loss terms on the (gathered) outputs of the original and the salient views: the base's
+        own loss on each, summed term by term ("loss" is minimised)."""
+        tu, tv = self.loss(zu, y), self.loss(zv, y)
+        return {k: tu[k] + tv[k] for k in tu}
+
+    def hashing_step(self, x, y, box, hires=None) -> dict[str, float]:
         self.attention.eval()
         with torch.no_grad():
             smap = self.attention(x)
-        xs = self.view(x, smap, hires)
+        xs = self.make_salient(x, smap, hires)
         self.net.train()
-        u, v = self.parallel("hashing")(torch.cat([x, xs])).chunk(2)  # one pass: BN sees both branches
-        self._record(smap, box, view_statistics(x, xs, u, v))
-        u, v = gather(u), gather(v)
-        sem = pairwise_loss(u, u, s, scale=self.theta) + pairwise_loss(v, v, s, scale=self.theta)
-        if self.cfg.cross_term:
-            sem = sem + pairwise_loss(u, v, s, exclude_self=False, scale=self.theta)
-        quant = quantization_loss(u) + quantization_loss(v)
-        loss = sem + self.params.train.quant_weight * quant
+        zu, zv = self.parallel("hashing")(torch.cat([x, xs])).chunk(2)  # one pass: BN sees both branches
+        self._record(smap, box, view_statistics(x, xs, self.relaxed(zu), self.relaxed(zv)))
+        terms = self.pair_terms(gather(zu), gather(zv), gather(y))
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        terms["loss"].backward()
         self.opt.step()
-        return {"loss": loss.item(), "semantic": sem.item(), "quantization": quant.item()}
+        return {k: v.item() for k, v in terms.items()}
 
-    # -- step 2 ----------------------------------------------------------------------------------
-    def attention_step(self, x, s, box, hires=None) -> dict[str, float]:
+    # -- step 2: the attention through the frozen hashing network ------------------------------------------
+    def attention_step(self, x, y, box, hires=None) -> dict[str, float]:
         self._freeze_hashing()
         self.attention.train()
         try:
-            u = None  # the original pair's codes: a target only for the saliency losses that rank against it
+            y = gather(y)
+            s = similarity(y, y)  # the global batch's pairs (dsah.distributed)
+            zu = None  # the original pair's outputs: a target only for the saliency losses that rank against it
             if self.loss_form != "none":
                 with torch.no_grad():  # the frozen network unwrapped: it all-reduces nothing
-                    u = gather(self.net(x))
+                    zu = gather(self.net(x))
             smap = self.parallel("attention")(x)
-            v = gather(self.net(self.view(x, smap, hires)))
-            loss = sal = self.saliency_term(u, v, s)
+            zv = gather(self.net(self.make_salient(x, smap, hires)))
+            loss = sal = self.saliency_term(zu, zv, y, s)
             if self.cfg.step2_semantic_weight and self.loss_form != "none":
-                loss = loss + self.cfg.step2_semantic_weight * pairwise_loss(v, v, s, scale=self.theta)
+                loss = loss + self.cfg.step2_semantic_weight * self.view_loss(zv, y, s)
             if self.cfg.regularizer == "area":
                 loss = loss + self.cfg.regularizer_weight * smap.mean()
             elif self.cfg.regularizer == "tv":
@@ -201,6 +234,19 @@ class Dsah(Method):
         finally:
             self._unfreeze_hashing()
         return {"saliency": sal.item(), "attention_loss": loss.item()}
+
+    def view_loss(self, zv, y, s) -> torch.Tensor:
+        """The base's loss on the salient view alone: the no-saliency-loss ablation's step 2, and the
+        optional attention.step2_semantic_weight term."""
+        return self.loss(zv, y)["loss"]
+
+    def saliency_term(self, zu, zv, y, s) -> torch.Tensor:
+        if self.loss_form == "none":
+            return self.view_loss(zv, y, s)  # no ranking against the original pair
+        u, v = self.relaxed(zu), self.relaxed(zv)
+        if self.loss_form == "ranking":
+            return saliency_ranking_loss(u, v, s, self.margin, self.theta_c)
+        return saliency_distance_loss(u, v, s, self.margin)
 
     def _freeze_hashing(self) -> None:
         """Frozen: no parameter gradients (the input gradient still flows to phi), no statistics update.
@@ -229,14 +275,7 @@ class Dsah(Method):
         self.net.requires_grad_(True)
         self.net.train()
 
-    def saliency_term(self, u, v, s) -> torch.Tensor:
-        if self.loss_form == "ranking":
-            return saliency_ranking_loss(u, v, s, self.margin, self.theta)
-        if self.loss_form == "distance":
-            return saliency_distance_loss(u, v, s, self.margin)
-        return pairwise_loss(v, v, s, scale=self.theta)  # "none": no ranking against the original pair
-
-    # -- map statistics: a collapse to all-ones or all-zeros shows in the log ---------------------
+    # -- map statistics: a collapse to all-ones or all-zeros, or a flat map, shows in the log -------------
     @torch.no_grad()
     def _record(self, smap, box, extra: dict[str, float] | None = None) -> None:
         stats = {**map_statistics(smap, box), **(extra or {})}
@@ -246,11 +285,10 @@ class Dsah(Method):
         self._n_maps += n
 
     def end_epoch(self):
-        self.sched.step()
+        row = {k: v / max(self._n_maps, 1) for k, v in self._stats.items()}
+        row.update(super().end_epoch())  # the base's schedule and statistics
         if self._is_attention_epoch(self.epoch):  # the attention's schedule advances only when it learned
             self.att_sched.step()
-        row = {k: v / max(self._n_maps, 1) for k, v in self._stats.items()}
-        row["lr"] = self.opt.param_groups[0]["lr"]
         self.epoch += 1
         self.batch = 0
         self._stats, self._n_maps = {}, 0
@@ -265,17 +303,37 @@ class Dsah(Method):
     @torch.no_grad()
     def salient_image(self, x: torch.Tensor, hires=None) -> torch.Tensor:
         """The (normalised) salient image the hashing network encodes at retrieval."""
-        return self.view(x, self.saliency(x), hires)
+        return self.make_salient(x, self.saliency(x), hires)
 
     @torch.no_grad()
     def encode(self, x, box, hires=None):
         self.net.eval()
-        if self.codes == "original":
-            return self.net(x)
-        v = self.net(self.view(x, self.saliency(x), hires))
-        if self.codes == "fused":
-            return 0.5 * (self.net(x) + v)  # sign(u + v): still K bits
+        if self.code_branch == "original":
+            return self.relaxed(self.net(x))
+        v = self.relaxed(self.net(self.salient_image(x, hires)))
+        if self.code_branch == "fused":
+            return 0.5 * (self.relaxed(self.net(x)) + v)  # sign(u + v): still K bits
         return v
+
+
+class Dsah(Attention, HashOnly):
+    """DSaH: the attention plug-in over `hash_only`, with DSaH's own step-1 formula (and cross term)."""
+
+    name = "dsah"
+    description = "attention network + shared hashing network, saliency loss, two-step training"
+    reference = "hash_only"  # the same hashing network without attention
+
+    def pair_terms(self, u, v, y) -> dict[str, torch.Tensor]:
+        s = similarity(y, y)
+        theta = self.theta()
+        sem = pairwise_loss(u, u, s, scale=theta) + pairwise_loss(v, v, s, scale=theta)
+        if self.cfg.cross_term:
+            sem = sem + pairwise_loss(u, v, s, exclude_self=False, scale=theta)
+        quant = quantization_loss(u) + quantization_loss(v)
+        return {"loss": sem + self.params.train.quant_weight * quant, "semantic": sem, "quantization": quant}
+
+    def view_loss(self, v, y, s) -> torch.Tensor:
+        return pairwise_loss(v, v, s, scale=self.theta())  # L_sem(v, v)
 
 
 @torch.no_grad()

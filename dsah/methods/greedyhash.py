@@ -61,7 +61,3 @@ class GreedyHash(HashOnly):
 
     def loss(self, z, y):
         return greedyhash_loss(z, self.classifier, y, self.config.alpha)
-
-    @torch.no_grad()
-    def encode(self, x, box):
-        return torch.tanh(self.net(x))

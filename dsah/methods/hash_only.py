@@ -91,6 +91,11 @@ class HashOnly(Method):
         self.sched.step()
         return {"lr": self.opt.param_groups[0]["lr"]}
 
+    def relaxed(self, z: torch.Tensor) -> torch.Tensor:
+        """The relaxed codes in (-1, 1)^K of the network's outputs: the outputs of a tanh head, tanh of a
+        linear or BatchNorm head's (the same signs: the binary codes)."""
+        return z if self.head == "tanh" else torch.tanh(z)
+
     @torch.no_grad()
     def encode(self, x, box):
-        return self.net(self.view(x, box))
+        return self.relaxed(self.net(self.view(x, box)))

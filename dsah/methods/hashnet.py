@@ -50,11 +50,11 @@ class HashNet(HashOnly):
 
     def __init__(self, params, bits, device, num_classes=None):
         super().__init__(params, bits, device, num_classes)
-        self.epoch = 0
+        self.beta_epoch = 0  # epochs finished: the continuation's step
 
     @property
     def beta(self) -> float:
-        return beta_at(self.epoch, self.params.train.epochs, self.config.beta_final)
+        return beta_at(self.beta_epoch, self.params.train.epochs, self.config.beta_final)
 
     def loss(self, z, y):
         h = torch.tanh(self.beta * z)
@@ -62,9 +62,5 @@ class HashNet(HashOnly):
 
     def end_epoch(self):
         row = {**super().end_epoch(), "beta": self.beta}
-        self.epoch += 1
+        self.beta_epoch += 1
         return row
-
-    @torch.no_grad()
-    def encode(self, x, box):
-        return torch.tanh(self.net(x))

@@ -54,7 +54,3 @@ class OrthoHash(HashOnly):
 
     def end_epoch(self):
         return {**super().end_epoch(), **self.codebook_stats}
-
-    @torch.no_grad()
-    def encode(self, x, box):
-        return torch.tanh(self.net(x))
