@@ -193,6 +193,15 @@ def display_name(method: str) -> str:
     return method
 
 
+def relative_table(rows: list[dict], method: str, other: str, bits: list[int], key: str = "map_tie_aware") -> str:
+    """Markdown: (mean of `method` - mean of `other`) / mean of `other`, in %, per code length."""
+    by = {(r["method"], r["bits"]): r for r in aggregate(rows)}
+    cells = [f"{100 * (by[(method, b)][key] / by[(other, b)][key] - 1):+.1f} %"
+             if (method, b) in by and (other, b) in by else "missing" for b in bits]
+    return "\n".join(["| | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---:|" * len(bits),
+                      f"| {display_name(method)} vs {display_name(other)} | " + " | ".join(cells) + " |"])
+
+
 def time_table(rows: list[dict], methods: list[str], bits: list[int]) -> str:
     """Markdown: training seconds per run, mean over seeds, per method and code length."""
     by = {(r["method"], r["bits"]): r for r in aggregate(rows)}

@@ -64,3 +64,11 @@ def test_a_bad_sweep_block_names_the_file(tmp_path):
     path = _sweep_spec(tmp_path, [_sweep_row("hash_only", 0, 0.5)], records=["gone.jsonl"])
     with pytest.raises(SystemExit, match="gone.jsonl: no such sweep record"):
         readme.sweep_block(path, tmp_path)
+
+
+def test_a_sweep_block_can_show_relative_gains_and_training_time(tmp_path):
+    rows = [{**_sweep_row("hash_only", s, 0.5), "train_seconds": 60.0} for s in range(3)]
+    rows += [{**_sweep_row("dsah", s, 0.55, ["dsah.salient_view=zoom"]), "train_seconds": 300.0} for s in range(3)]
+    text = readme.sweep_block(_sweep_spec(tmp_path, rows, relative={"ours": "base"}, times=True), tmp_path)
+    assert "| ours vs base | +10.0 % |" in text
+    assert "| base | 60 s |" in text and "| ours | 300 s |" in text and "0.3 CPU-hours" in text

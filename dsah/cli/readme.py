@@ -40,6 +40,8 @@ class SweepBlock(BaseModel):
     bits: list[int] = [12, 24, 32, 48]
     select: dict[str, Selection]     # label -> rows; labels name the table's lines
     paired: dict[str, list[str]] = {}  # label -> the labels it is compared with, paired by seed
+    relative: dict[str, str] = {}    # label -> the label whose seed mean it is compared with in % of that mean
+    times: bool = False              # a table of training seconds per run and the block's CPU-hours
 
 
 class Finding(BaseModel):
@@ -136,6 +138,14 @@ def sweep_block(spec_path: Path, root: Path) -> str:
         out += ["", f"`{label}` minus each other, paired by training seed: mean difference in tie-aware mAP points "
                 "[95 % t-interval] and our verdict (a difference smaller than two standard deviations of the paired "
                 "differences is inconclusive):", "", report.paired_table(rows, label, others, spec.bits)]
+    for label, other in spec.relative.items():
+        out += ["", f"`{label}` relative to `{other}`: the difference of the seed means in % of `{other}`'s mean:", "",
+                report.relative_table(rows, label, other, spec.bits)]
+    if spec.times:
+        hours = sum(r["train_seconds"] for r in rows) / 3600
+        out += ["", f"Training seconds per run (mean over the seeds; this machine, 2 cores). The {len(rows)} runs of "
+                f"this block trained for {hours:.1f} CPU-hours in all (evaluation and data loading not counted):", "",
+                report.time_table(rows, list(spec.select), spec.bits)]
     return "\n".join(out)
 
 
