@@ -61,8 +61,8 @@ def test_real_dataset_root_defaults_to_data_raw(raw, tmp_path):
         (("data", "name"), "imagenet", "unknown dataset 'imagenet'; allowed: synthetic, cub200, stanford_dogs"),
         (("data", "protocol"), "dpsh", "protocol='dpsh' applies to cifar10 only, not synthetic"),
         (("data", "flowers17_split"), 4, "Input should be less than or equal to 3"),
-        (("methods",), ["hash_only", "dpsh2"], "unknown method 'dpsh2'; allowed here: csq, dpsh, dsh, dtq, greedyhash, "
-                                                "hash_only, hashnet, oracle_mask, oracle_mask_csq, "),
+        (("methods",), ["hash_only", "dpsh2"], "unknown method 'dpsh2'; allowed here: csq, dpsh, dsh, dtq, dtsh, "
+                                                "greedyhash, hash_only, hashnet, oracle_mask, oracle_mask_csq, "),
         (("methods",), ["lsh"], "unknown method 'lsh' (lsh belongs in fitted_methods)"),
         (("methods",), ["hash_only", "dsah"], "unknown method 'dsah' (dsah belongs in attention_methods)"),
         (("attention_methods",), ["hash_only"], "(hash_only belongs in methods); allowed here: dsah, dsah_csq, "),

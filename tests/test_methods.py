@@ -103,11 +103,11 @@ def test_registry_reaches_the_pipeline_and_the_config_names_every_method():
     raw = {"methods": plain, "fitted_methods": ["lsh", "itq"], "attention_methods": ["dsah", "dsah_nosal"]}
     assert config.parse(raw).all_methods == plain + ["lsh", "itq", "dsah", "dsah_nosal"]
     with pytest.raises(config.ConfigError) as err:
-        config.parse({"methods": ["dtsh"]})
+        config.parse({"methods": ["adsh"]})
     for name in plain:
         assert name in str(err.value)
-    with pytest.raises(KeyError, match="unknown method 'dtsh'; allowed: .*csq.*dsah.*itq"):
-        methods.get("dtsh")
+    with pytest.raises(KeyError, match="unknown method 'adsh'; allowed: .*csq.*dsah.*itq"):
+        methods.get("adsh")
 
 
 def test_dpsh_is_hash_only_with_the_reference_theta_and_differs_above_twelve_bits_by_default(tiny_data):
