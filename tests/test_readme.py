@@ -72,3 +72,24 @@ def test_a_sweep_block_can_show_relative_gains_and_training_time(tmp_path):
     text = readme.sweep_block(_sweep_spec(tmp_path, rows, relative={"ours": "base"}, times=True), tmp_path)
     assert "| ours vs base | +10.0 % |" in text
     assert "| base | 60 s |" in text and "| ours | 300 s |" in text and "0.3 CPU-hours" in text
+
+
+def test_a_finding_line_can_name_its_comparison(tmp_path):
+    rows = [_sweep_row("hash_only", s, 0.5 + 0.01 * s) for s in range(3)]
+    rows += [_sweep_row("dsah", s, 0.6 + 0.02 * s, ["dsah.salient_view=zoom"]) for s in range(3)]
+    spec = _sweep_spec(tmp_path, rows)
+    (tmp_path / readme.SWEEPS).mkdir(parents=True)
+    shutil.copy(spec, tmp_path / readme.SWEEPS / "block.yaml")  # its records are relative to the root
+    default = readme.finding(readme.Finding(title="t", source="block", link="x"), tmp_path, None)
+    assert "`ours` − `base`" in default and "12: +11.0" in default
+    reverse = readme.finding(readme.Finding(title="t", source="block", link="x", method="base", versus="ours"),
+                             tmp_path, None)
+    assert "`base` − `ours`" in reverse and "12: -11.0" in reverse
+    with pytest.raises(SystemExit, match="has no label 'csq'"):
+        readme.finding(readme.Finding(title="t", source="block", link="x", versus="csq"), tmp_path, None)
+
+
+def test_the_plugin_tables_cover_attention_on_other_bases():
+    params = config.load(ROOT / "params.yaml").model_copy(
+        update={"attention_methods": ["dsah", "dsah_nosal", "dsah_csq", "dsah_nosal_csq"]})
+    assert readme.plugins(params, "dsah") == ["dsah_csq"]

@@ -50,6 +50,8 @@ class Finding(BaseModel):
     title: str    # what was compared, where (dataset, split, seeds)
     source: str   # "results" (the pipeline's metrics/), a recorded run results/<name>/, or a sweep block <name>
     link: str     # where the full tables are
+    method: str | None = None  # the line's method (default: a recorded run's headline attention method, a
+    versus: str | None = None  # sweep block's first pairing) and what it is compared with (default: its base)
 
 
 def _pct(r: dict, key: str) -> str:
@@ -89,15 +91,16 @@ def block(params, layout: paths.Layout) -> str:
     bounded = [m for m in params.attention_methods
                if METHODS[m].reference in params.all_methods and oracle_of(METHODS[m].reference) in params.all_methods]
     if bounded:
-        ref = METHODS[bounded[0]].reference
-        out += ["", f"Share of the oracle's headroom (`{oracle_of(ref)}` − `{ref}`, stable-order mAP of the seed means) "
-                "that each attention method wins:", ""]
+        out += ["", "Share of the oracle's headroom (the oracle on the method's own base minus that base, stable-order "
+                "mAP of the seed means) that each attention method wins:", ""]
         out.append("| method | " + " | ".join(f"{b} bits" for b in params.bits) + " |")
         out.append("|---|" + "---:|" * len(params.bits))
         for m in bounded:
             share = report.headroom_share(rows, params.bits, m)
-            out.append(f"| {m} | " + " | ".join(f"{share[b][0]:+.1f} points, {100 * share[b][1]:.0f} %"
-                                                 if b in share else "missing" for b in params.bits) + " |")
+            ref = METHODS[m].reference
+            out.append(f"| {m} (base `{ref}`, oracle `{oracle_of(ref)}`) | "
+                       + " | ".join(f"{share[b][0]:+.1f} points, {100 * share[b][1]:.0f} %"
+                                    if b in share else "missing" for b in params.bits) + " |")
     if any("pointing_game" in r for r in rows):
         out += ["", "Pointing game (the map's peak inside the discriminative part's square; chance "
                 f"{next(r['pointing_chance'] for r in rows if 'pointing_chance' in r):.3f}):", ""]
@@ -111,6 +114,12 @@ def block(params, layout: paths.Layout) -> str:
                 "points [95 % t-interval] and our verdict (a difference smaller than two standard deviations of "
                 "the paired differences is inconclusive):", "",
                 report.paired_table(runs, att, [m for m in params.all_methods if m != att], params.bits)]
+        for m in plugins(params, att):
+            ref = METHODS[m].reference
+            others = [ref] + [a for a in params.attention_methods if a != m and METHODS[a].reference == ref] \
+                + [o for o in [oracle_of(ref)] if o in params.all_methods]
+            out += ["", f"`{m}` (the attention on `{ref}`) minus its base, its ablations and its oracle, paired by "
+                    "training seed (the same rule):", "", report.paired_table(runs, m, others, params.bits)]
     out += ["", "Training time per run (seconds, this machine):", "", report.time_table(runs, params.all_methods, params.bits)]
     return "\n".join(out)
 
@@ -149,6 +158,12 @@ def sweep_block(spec_path: Path, root: Path) -> str:
     return "\n".join(out)
 
 
+def plugins(params, att: str) -> list[str]:
+    """The attention methods, ablations aside, on another base than the headline `att`'s."""
+    return [m for m in params.attention_methods if m != att and not METHODS[m].ablation
+            and METHODS[m].reference != METHODS[att].reference]
+
+
 def _diffs(rows: list[dict], method: str, other: str, bits: list[int]) -> str:
     """`method` − `other` per code length: mean paired difference (verdict) where both have seeds."""
     cells = []
@@ -171,17 +186,26 @@ def finding(spec: Finding, root: Path, params) -> str:
         selections = [(label, s.method, frozenset(s.overrides)) for label, s in block_spec.select.items()]
         rows = sweeps.read_records([root / f for f in block_spec.records], block_spec.split, selections)
         label, others = next(iter(block_spec.paired.items()))
-        bits, what = block_spec.bits, f"`{label}` − `{others[0]}`"
-        text = _diffs(rows, label, others[0], bits)
+        label, other = spec.method or label, spec.versus or others[0]
+        for name in (label, other):
+            if name not in block_spec.select:
+                raise SystemExit(f"{RECORDED}/findings.yaml: the sweep block {spec.source} has no label {name!r} "
+                                 f"(it selects {', '.join(block_spec.select)})")
+        bits, what = block_spec.bits, f"`{label}` − `{other}`"
+        text = _diffs(rows, label, other, bits)
     else:
         where = root if spec.source == "results" else root / RECORDED / spec.source
         p = params if spec.source == "results" else config.parse(config.upgrade(config.read(where / "params.yaml")))
         rows, _ = report.collect(paths.Layout(where), p.all_methods, p.bits, p.seeds)
-        att = headline(p.attention_methods)
-        ref = METHODS[att].reference
+        att = spec.method or headline(p.attention_methods)
+        ref = spec.versus or METHODS[att].reference
+        for name in (att, ref):
+            if name not in p.all_methods:
+                raise SystemExit(f"{RECORDED}/findings.yaml: {spec.source} has no method {name!r} "
+                                 f"(its params.yaml runs {', '.join(p.all_methods)})")
         bits, what = p.bits, f"`{att}` − `{ref}`"
         text = _diffs(rows, att, ref, bits)
-        if oracle_of(ref) in p.all_methods:
+        if ref == METHODS[att].reference and oracle_of(ref) in p.all_methods:
             shares = report.headroom_share(report.aggregate(rows), bits, att)
             text += "; share of the oracle's headroom " + ", ".join(
                 f"{100 * shares[b][1]:.0f} %" for b in bits if b in shares)
