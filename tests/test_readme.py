@@ -93,3 +93,11 @@ def test_the_plugin_tables_cover_attention_on_other_bases():
     params = config.load(ROOT / "params.yaml").model_copy(
         update={"attention_methods": ["dsah", "dsah_nosal", "dsah_csq", "dsah_nosal_csq"]})
     assert readme.plugins(params, "dsah") == ["dsah_csq"]
+
+
+def test_another_profiles_repro_leaves_the_results_and_findings_alone(capsys):
+    """`make repro` of a profile (here the dogs report's parameters over the default metrics/) must not
+    rewrite the README's lines about the default pipeline."""
+    args = ["--params", "profiles/dogs_report.yaml", "--only-profile", "full", "--check", "--files", "README.md"]
+    assert readme.main(args) == 0
+    assert "left as they are: profile 'dogs_report'" in capsys.readouterr().out

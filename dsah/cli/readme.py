@@ -251,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--files", nargs="+", default=list(FILES), help="the Markdown files to regenerate blocks in")
     ap.add_argument("--check", action="store_true", help="only compare; exit 1 when a block differs")
-    ap.add_argument("--only-profile", help="leave the pipeline's block alone unless the parameters are this profile's "
-                    "(make repro: the results block shows the default pipeline's results, not another profile's)")
+    ap.add_argument("--only-profile", help="leave the pipeline's results and findings blocks alone unless the "
+                    "parameters are this profile's (make repro: they show the default pipeline's results, not "
+                    "another profile's)")
     args = ap.parse_args(argv)
     root = paths.repo_root()
     params = config.load(paths.resolve(args.params, root))
@@ -262,13 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         old = new = path.read_text()
         for block_name, text in recorded_blocks(old, root).items():
             new = render(new, text, block_name)
-        if "<!-- findings:start -->" in new:
+        other = args.only_profile and params.profile != args.only_profile
+        if other and ("<!-- results:start -->" in new or "<!-- findings:start -->" in new):
+            print(f"{name}: results and findings blocks left as they are: profile {params.profile!r}, "
+                  f"not {args.only_profile!r}")
+        if "<!-- findings:start -->" in new and not other:  # its "results" lines read the pipeline's metrics/
             new = render(new, findings_block(root, params), "findings")
-        if "<!-- results:start -->" in new:
-            if args.only_profile and params.profile != args.only_profile:
-                print(f"{name}: results block left as it is: profile {params.profile!r}, not {args.only_profile!r}")
-            else:
-                new = render(new, block(params, paths.Layout(root)))
+        if "<!-- results:start -->" in new and not other:
+            new = render(new, block(params, paths.Layout(root)))
         if args.check:
             if new != old:
                 diff = difflib.unified_diff(old.splitlines(), new.splitlines(), name, "generated", lineterm="", n=0)
