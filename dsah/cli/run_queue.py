@@ -6,6 +6,8 @@
 JOBS is read again before every run, so lines may be appended while the queue works; `#` starts a
 comment. A record "exists" when FILE has a line with the same method, bits, split and set of overrides
 (`train.seed=…` included) and the same parameter file. A failed run is reported and the queue goes on.
+While a file JOBS.pause exists the queue waits before its next run (`touch jobs.txt.pause`: the machine
+is quiet for a benchmark or a test run, and no run's training seconds are measured beside it).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+PAUSE_POLL = 20  # seconds between two looks at JOBS.pause
 
 
 def parse(line: str) -> argparse.Namespace:
@@ -55,7 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("jobs", type=Path)
     args = ap.parse_args(argv)
     failed: set[str] = set()
+    pause = args.jobs.with_name(args.jobs.name + ".pause")
     while True:
+        if pause.exists():
+            print(f"{time.strftime('%H:%M:%S')} paused while {pause} exists", flush=True)
+            while pause.exists():
+                time.sleep(PAUSE_POLL)
+            print(f"{time.strftime('%H:%M:%S')} resumed", flush=True)
         todo = [ln for ln in pending(args.jobs) if ln not in failed]
         if not todo:
             print(f"{time.strftime('%H:%M:%S')} queue empty ({len(failed)} failed)", flush=True)
