@@ -72,7 +72,8 @@ def seed_table(rows: list[dict], methods: list[str], bits: list[int], key: str =
     by = {(r["method"], r["bits"]): r for r in aggregate(rows)}
     lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---:|" * len(bits)]
     for m in methods:
-        cells = [f"{100 * by[(m, b)][key]:.1f} ± {100 * by[(m, b)][key + '_std']:.1f} ({by[(m, b)]['seeds']})"
+        cells = [(f"{100 * by[(m, b)][key]:.1f} ± {100 * by[(m, b)][key + '_std']:.1f} ({by[(m, b)]['seeds']})"
+                  if by[(m, b)]["seeds"] > 1 else f"{100 * by[(m, b)][key]:.1f} (1)")
                  if (m, b) in by else "missing" for b in bits]
         lines.append(f"| {display_name(m)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -255,6 +256,9 @@ def map_table(rows: list[dict], methods: list[str], bits: list[int], key: str = 
 def saliency_table(rows: list[dict], methods: list[str], bits: list[int]) -> str:
     """Markdown table of the pointing game (and chance) and the map mass inside the object box."""
     by = {(r["method"], r["bits"]): r for r in rows if "pointing_game" in r}
+    if not by:
+        return ("No run has a ground-truth object box or part position to score its map against (this dataset "
+                "has none): no pointing game. The saliency figure above is the only look at the maps.")
     lines = ["| run | pointing game | chance | map mass in object box | chance (box area) |", "|---|---:|---:|---:|---:|"]
     for m in methods:
         for b in bits:
@@ -262,6 +266,43 @@ def saliency_table(rows: list[dict], methods: list[str], bits: list[int]) -> str
                 r = by[(m, b)]
                 lines.append(f"| {m}-{b} | {r['pointing_game']:.3f} | {r['pointing_chance']:.3f} | "
                              f"{r['map_mass_in_object']:.3f} | {r['map_mass_chance']:.3f} |")
+    return "\n".join(lines)
+
+
+FLAT_MAP_STD = 0.02  # a map whose spatial standard deviation is below this is flat: its salient view is the image
+AT_MARGIN = 0.98     # the distance-form saliency hinge at this share of its margin or above sorts no pair
+
+
+def engagement_table(hist: dict[str, list[dict]], params) -> str:
+    """Markdown: did each attention run's attention engage? From the last epoch of its history: `map_std`
+    (flat below FLAT_MAP_STD), the distance-form saliency hinge over its margin (at AT_MARGIN or above the
+    salient pairs are sorted no better than the original pairs, whatever the map), the share of bits with
+    the same sign in both views, and that reading. Thresholds: docs/dogs.md."""
+    from dsah.methods import METHODS
+
+    a = params.attention
+    lines = ["| run | map_std | saliency hinge / margin | same sign in both views | reading |",
+             "|---|---:|---:|---:|---|"]
+    for name, rows in hist.items():
+        if not rows or "map_std" not in rows[-1]:
+            continue
+        method, bits = name.rsplit("-", 1)
+        last = rows[-1]
+        form = METHODS[method].saliency_loss or params.attention.saliency_loss
+        scale = int(bits) / a.margin_bits if a.margin_bits else 1.0  # as the attention method scales its margin
+        margin = a.margin * scale if form == "distance" else 0.0
+        ratio = last["saliency"] / margin if margin > 0 and "saliency" in last else None
+        if last["map_std"] < FLAT_MAP_STD:
+            reading = "flat map: the salient view is the image"
+        elif ratio is None:
+            reading = "the map is not flat (no hinge to read)"
+        elif ratio >= AT_MARGIN:
+            reading = "hinge at its margin: the map moves, the codes are not sorted by it"
+        else:
+            reading = "engaged: the hinge is below its margin"
+        same = f"{last['bits_equal_uv']:.2f}" if "bits_equal_uv" in last else "—"
+        lines.append(f"| {name} | {last['map_std']:.3f} | {'—' if ratio is None else f'{ratio:.2f}'} | {same} | "
+                     f"{reading} |")
     return "\n".join(lines)
 
 

@@ -74,3 +74,33 @@ def test_summary_is_generated_from_the_metrics():
     assert "inconclusive over 3 seeds" in text
     one = report.summary([r for r in runs if r["seed"] == 0], ["hash_only", "dsah"], [12])
     assert "one seed is one draw" in one and "over 1 seeds" not in one
+
+
+def test_one_seed_shows_no_spread():
+    one = [r for r in _rows() if r["seed"] == 0]
+    assert "| dsah | 50.0 (1) |" in report.seed_table(one, ["dsah"], [12])
+
+
+def test_no_ground_truth_says_so_instead_of_an_empty_table():
+    assert "no pointing game" in report.saliency_table([{"method": "dsah", "bits": 12}], ["dsah"], [12])
+
+
+def test_the_engagement_table_reads_a_flat_map_and_a_hinge_at_its_margin():
+    from dsah import config
+    from tests.conftest import ROOT
+
+    params = config.load(ROOT / "params.yaml")  # distance form, margin 4
+    last = {"map_std": 0.12, "saliency": 3.5, "bits_equal_uv": 0.88}
+    hist = {"dsah-12": [last],                                               # below the margin: engaged
+            "dsah-24": [{**last, "saliency": 3.99}],                          # at the margin
+            "dsah-48": [{**last, "map_std": 0.005}],                         # flat, whatever the hinge
+            "dsah_nosal-12": [{**last, "saliency": 0.6}],                     # no hinge to read
+            "hash_only-12": [{"loss": 1.0}]}                                  # no attention: no row
+    lines = report.engagement_table(hist, params).splitlines()
+    assert len(lines) == 2 + 4
+    assert "| dsah-12 | 0.120 | 0.88 | 0.88 | engaged" in lines[2]
+    assert "| 1.00 |" in lines[3] and "hinge at its margin" in lines[3]
+    assert "flat map" in lines[4]
+    assert "| — |" in lines[5] and "not flat (no hinge to read)" in lines[5]
+    scaled = params.model_copy(update={"attention": params.attention.model_copy(update={"margin_bits": 12})})
+    assert "| 0.50 |" in report.engagement_table({"dsah-24": [{**last, "saliency": 4.0}]}, scaled)  # margin 8 at 24
