@@ -85,7 +85,7 @@ def test_a_finding_line_can_name_its_comparison(tmp_path):
     reverse = readme.finding(readme.Finding(title="t", source="block", link="x", method="base", versus="ours"),
                              tmp_path, None)
     assert "`base` − `ours`" in reverse and "12: -11.0" in reverse
-    with pytest.raises(SystemExit, match="has no label 'csq'"):
+    with pytest.raises(SystemExit, match="the sweep block block has no 'csq'"):
         readme.finding(readme.Finding(title="t", source="block", link="x", versus="csq"), tmp_path, None)
 
 

@@ -177,6 +177,13 @@ def _diffs(rows: list[dict], method: str, other: str, bits: list[int]) -> str:
     return ", ".join(cells)
 
 
+def _known(names, known: list[str], where: str) -> None:
+    """A findings line names only labels or methods its source has."""
+    for name in names:
+        if name not in known:
+            raise SystemExit(f"{RECORDED}/findings.yaml: {where} has no {name!r} (it has {', '.join(known)})")
+
+
 def finding(spec: Finding, root: Path, params) -> str:
     """One line: the headline comparison of a results block (its attention method against the method it
     adds to, or a sweep block's first pairing), per code length, with the verdict over seeds."""
@@ -187,10 +194,7 @@ def finding(spec: Finding, root: Path, params) -> str:
         rows = sweeps.read_records([root / f for f in block_spec.records], block_spec.split, selections)
         label, others = next(iter(block_spec.paired.items()))
         label, other = spec.method or label, spec.versus or others[0]
-        for name in (label, other):
-            if name not in block_spec.select:
-                raise SystemExit(f"{RECORDED}/findings.yaml: the sweep block {spec.source} has no label {name!r} "
-                                 f"(it selects {', '.join(block_spec.select)})")
+        _known((label, other), list(block_spec.select), f"the sweep block {spec.source}")
         bits, what = block_spec.bits, f"`{label}` − `{other}`"
         text = _diffs(rows, label, other, bits)
     else:
@@ -199,10 +203,7 @@ def finding(spec: Finding, root: Path, params) -> str:
         rows, _ = report.collect(paths.Layout(where), p.all_methods, p.bits, p.seeds)
         att = spec.method or headline(p.attention_methods)
         ref = spec.versus or METHODS[att].reference
-        for name in (att, ref):
-            if name not in p.all_methods:
-                raise SystemExit(f"{RECORDED}/findings.yaml: {spec.source} has no method {name!r} "
-                                 f"(its params.yaml runs {', '.join(p.all_methods)})")
+        _known((att, ref), p.all_methods, f"the recorded run {spec.source}")
         bits, what = p.bits, f"`{att}` − `{ref}`"
         text = _diffs(rows, att, ref, bits)
         if ref == METHODS[att].reference and oracle_of(ref) in p.all_methods:
